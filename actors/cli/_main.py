@@ -1,0 +1,16 @@
+"""``kubetwin``: the command-line entry point. Subcommands live in their own modules."""
+
+from __future__ import annotations
+
+import click
+
+from ._demo import demo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kubetwin")
+def main() -> None:
+    """kubetwin: a working twin of a Kubernetes cluster, in virtual time or live."""
+
+
+main.add_command(demo)
