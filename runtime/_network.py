@@ -9,7 +9,7 @@ a clock. The bus asks ``fate(src, dst)`` once per message and gets back the deli
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import msgspec
@@ -94,28 +94,34 @@ class NetworkModel:
         self._node_links: dict[str, LinkModel] = {}
         self._blocked: set[tuple[str, str]] = set()
         self._isolated: set[str] = set()
-        self.version = 0  # bumped on every change so the bus can cache its fast path
+        self.version = 0  # bumped on every change
+        self.listeners: list[Callable[[], None]] = []  # told of every change (the bus's fast path)
+
+    def _changed(self) -> None:
+        self.version += 1
+        for fn in self.listeners:
+            fn()
 
     # ---- configuration -------------------------------------------------------------------
     def set_default(self, model: LinkModel) -> None:
         self.default = model
-        self.version += 1
+        self._changed()
 
     def set_link(self, src: str, dst: str, model: LinkModel, *, both: bool = True) -> None:
         self._links[(src, dst)] = model
         if both:
             self._links[(dst, src)] = model
-        self.version += 1
+        self._changed()
 
     def set_actor_links(self, address: str, model: LinkModel) -> None:
         """Every message to or from ``address`` follows ``model`` (unless a pair is set)."""
         self._node_links[address] = model
-        self.version += 1
+        self._changed()
 
     def clear_links(self) -> None:
         self._links.clear()
         self._node_links.clear()
-        self.version += 1
+        self._changed()
 
     def partition(self, *groups: Iterable[str]) -> None:
         """Block every pair of addresses that lie in different groups (both directions)."""
@@ -127,21 +133,21 @@ class NetworkModel:
                         if x != y:
                             self._blocked.add((x, y))
                             self._blocked.add((y, x))
-        self.version += 1
+        self._changed()
 
     def block(self, src: str, dst: str) -> None:
         """A one-way cut: ``src`` can no longer reach ``dst``."""
         self._blocked.add((src, dst))
-        self.version += 1
+        self._changed()
 
     def isolate(self, address: str) -> None:
         self._isolated.add(address)
-        self.version += 1
+        self._changed()
 
     def heal(self) -> None:
         self._blocked.clear()
         self._isolated.clear()
-        self.version += 1
+        self._changed()
 
     # ---- queries ---------------------------------------------------------------------------
     @property

@@ -55,7 +55,7 @@ class ActorSystem:
         self.network = NetworkModel()
         self.trace = Trace(enabled=trace)
         self.net_rng = self.rng_for("$network")
-        self.bus = Bus(self)
+        self.bus = Bus(self)  # after network and trace: it subscribes to their changes
         self.stores: dict[str, DurableStore] = {}
         self._store_factory = store_factory or (lambda name: DurableStore())
         self.wall_base = SIM_EPOCH if wall_base is None else wall_base

@@ -5,7 +5,7 @@ identical seeds on every machine (no float formatting differences)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
@@ -29,9 +29,20 @@ class Trace:
     """An append-only list of ``TraceEvent``; ``enabled`` False makes recording free."""
 
     def __init__(self, enabled: bool = False, limit: int | None = None) -> None:
-        self.enabled = enabled
+        self._enabled = enabled
         self.limit = limit
         self.events: list[TraceEvent] = []
+        self.listeners: list[Callable[[], None]] = []
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        self._enabled = on
+        for fn in self.listeners:
+            fn()
 
     def record(self, event: TraceEvent) -> None:
         if self.limit is not None and len(self.events) >= self.limit:
