@@ -36,21 +36,17 @@ class Bus:
         self.network.listeners.append(self._recompute)
         system.trace.listeners.append(self._recompute)
         self._recompute()
-        self.sent = 0
-        self.delivered = 0
         self.lost = 0
 
     def _recompute(self) -> None:
         self.fast = self.network.perfect and not self.system.trace.enabled
 
     def send(self, src: str, dst: str, msg: Any, kind: int, corr: int) -> None:
-        self.sent += 1
         if self.fast and not self._heap:
             if kind == 0:
                 # The fast path: a perfect network, no trace, nothing in flight.
                 cell = self._cells.get(dst)
                 if cell is not None and cell.status == RUNNING:
-                    self.delivered += 1
                     cell.enqueue((src, msg, 0, 0))
                     return
             self._arrive(src, dst, msg, kind, corr)
@@ -117,7 +113,6 @@ class Bus:
             return
         if system.trace.enabled:
             system._record("deliver", src, dst, type_name(msg), corr)
-        self.delivered += 1
         if not cell.enqueue((src, msg, kind, corr)) and kind == ASK:
             from ._errors import MailboxFull
 

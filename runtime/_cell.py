@@ -97,14 +97,15 @@ class Cell:
     # ---- mailbox ---------------------------------------------------------------------------
     def enqueue(self, item: tuple[str, Any, int, int]) -> bool:
         q = self.queue
-        if len(q) >= self.capacity:
+        n = len(q)
+        if n >= self.capacity:
             self.dropped += 1
             return False
         q.append(item)
         self.received += 1
-        if len(q) > self.high_water:
-            self.high_water = len(q)
-        if not self.scheduled and not self.busy:
+        if n >= self.high_water:
+            self.high_water = n + 1
+        if not (self.scheduled or self.busy):
             self.scheduled = True
             self._loop.call_soon(self.drain)
         return True
@@ -124,8 +125,11 @@ class Cell:
             sender, msg, kind, corr = q.popleft()
             h = handlers.get(msg.__class__)
             self.sender = sender
-            self.corr = corr if kind == ASK else 0
-            self.deferred = False
+            if kind:  # an ask (replies never enter a mailbox)
+                self.corr = corr
+                self.deferred = False
+            elif self.corr:
+                self.corr = 0
             if h is None:
                 self.instance.on_unhandled(msg)  # type: ignore[union-attr]
                 if kind == ASK:
