@@ -1,0 +1,148 @@
+"""Route tables and neighbour (ARP) tables, one of each per network namespace.
+
+What it is: the kernel's FIB and neighbour cache, reduced to what pod networking needs.
+`RouteTable.lookup` is longest-prefix match (then lowest metric, then first added), as the
+kernel's main table resolves it; routes are on-link (`dev` only, scope link: the destination is
+resolved by ARP directly) or via a gateway. `NeighbourTable` caches IP → MAC per device and
+keeps a record of every ARP exchange, so one can see that resolution happened, and only once.
+
+Concurrency model: none; plain synchronous objects owned by their `NetNamespace`.
+
+Invariants: routes are immutable values (frozen msgspec Structs); a table never holds two routes
+with the same (dst, metric) — `add` refuses, `replace` swaps, as `ip route add/replace` do.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+
+import msgspec
+
+from netsim._devices import NetsimError
+
+SCOPE_LINK = "link"
+SCOPE_GLOBAL = "global"
+
+
+class RouteExists(NetsimError, ValueError):
+    """`ip route add` of a destination (and metric) already in the table: EEXIST."""
+
+
+class Route(msgspec.Struct, frozen=True, tag="netsim.route"):
+    """One entry of a route table. `via` empty means on-link (scope link)."""
+
+    dst: str
+    dev: str
+    via: str = ""
+    metric: int = 0
+    proto: str = "static"
+
+    def __post_init__(self) -> None:
+        net = ip_network(self.dst, strict=True)
+        if net.version != 4 or (self.via and ip_address(self.via).version != 4):
+            raise ValueError(f"only IPv4 routes are simulated: {self.dst} via {self.via!r}")
+
+    @property
+    def network(self) -> IPv4Network:
+        return IPv4Network(self.dst)
+
+    @property
+    def gateway(self) -> IPv4Address | None:
+        return IPv4Address(self.via) if self.via else None
+
+    @property
+    def scope(self) -> str:
+        return SCOPE_GLOBAL if self.via else SCOPE_LINK
+
+    def __str__(self) -> str:
+        dst = "default" if self.dst == "0.0.0.0/0" else self.dst
+        via = f" via {self.via}" if self.via else ""
+        return f"{dst}{via} dev {self.dev} proto {self.proto} metric {self.metric}"
+
+
+class RouteTable:
+    """A namespace's main route table."""
+
+    def __init__(self) -> None:
+        # Parsed networks kept beside the routes: lookups happen per packet per hop.
+        self._routes: list[tuple[IPv4Network, Route]] = []
+
+    def add(self, route: Route) -> None:
+        if self._index(route.network, route.metric) is not None:
+            raise RouteExists(f"route {route.dst} metric {route.metric} already exists")
+        self._routes.append((route.network, route))
+
+    def replace(self, route: Route) -> None:
+        i = self._index(route.network, route.metric)
+        if i is None:
+            self._routes.append((route.network, route))
+        else:
+            self._routes[i] = (route.network, route)
+
+    def remove(self, dst: str, *, dev: str | None = None) -> int:
+        """Delete routes to `dst` (optionally only through `dev`); returns how many went."""
+        net = ip_network(dst)
+        keep = [(n, r) for n, r in self._routes if not (n == net and dev in (None, r.dev))]
+        removed = len(self._routes) - len(keep)
+        self._routes = keep
+        return removed
+
+    def remove_dev(self, dev: str) -> None:
+        """A device went away: so do all routes through it, as in the kernel."""
+        self._routes = [(n, r) for n, r in self._routes if r.dev != dev]
+
+    def lookup(self, ip: IPv4Address | str) -> Route | None:
+        addr = IPv4Address(ip)
+        best: tuple[int, int] | None = None
+        found: Route | None = None
+        for net, route in self._routes:
+            if addr in net:
+                key = (-net.prefixlen, route.metric)
+                if best is None or key < best:
+                    best, found = key, route
+        return found
+
+    def routes(self) -> tuple[Route, ...]:
+        """All routes, most specific first (the order `ip route` readers expect)."""
+        ordered = sorted(self._routes, key=lambda nr: (-nr[0].prefixlen, nr[0], nr[1].metric))
+        return tuple(r for _, r in ordered)
+
+    def _index(self, net: IPv4Network, metric: int) -> int | None:
+        for i, (n, r) in enumerate(self._routes):
+            if n == net and r.metric == metric:
+                return i
+        return None
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+
+class ArpExchange(msgspec.Struct, frozen=True, tag="netsim.arp"):
+    """A record that `dev` asked who-has `ip` and `mac` answered."""
+
+    dev: str
+    ip: str
+    mac: str
+
+
+class NeighbourTable:
+    """IP → MAC per device, filled on first use; every exchange recorded in `exchanges`."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, IPv4Address], str] = {}
+        self.exchanges: list[ArpExchange] = []
+
+    def lookup(self, dev: str, ip: IPv4Address) -> str | None:
+        return self._entries.get((dev, ip))
+
+    def learn(self, dev: str, ip: IPv4Address, mac: str) -> None:
+        """Record an ARP reply. A changed MAC (address reused) is a new exchange too."""
+        self._entries[(dev, ip)] = mac
+        self.exchanges.append(ArpExchange(dev, str(ip), mac))
+
+    def forget(self, dev: str | None = None) -> None:
+        """Flush entries (all, or one device's), as `ip neigh flush` does."""
+        self._entries = {k: v for k, v in self._entries.items() if dev is not None and k[0] != dev}
+
+    def entries(self) -> dict[tuple[str, str], str]:
+        return {(dev, str(ip)): mac for (dev, ip), mac in sorted(self._entries.items())}
