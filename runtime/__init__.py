@@ -36,7 +36,7 @@ from ._faults import (
     apply_fault,
 )
 from ._live import live_system
-from ._messages import Envelope, type_name
+from ._messages import Down, Envelope, type_name
 from ._network import Exponential, Fixed, Latency, LinkModel, LogNormal, NetworkModel, Uniform
 from ._sim import Simulation, simulation
 from ._supervision import DEFAULT_POLICY, NEVER_RESTART, RestartPolicy
@@ -59,6 +59,7 @@ __all__ = [
     "AskTimeout",
     "ClockSkew",
     "Crash",
+    "Down",
     "DurableStore",
     "Envelope",
     "ExpectedError",

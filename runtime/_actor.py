@@ -182,6 +182,14 @@ class Actor:
     async def ask(self, target: str, msg: Any, *, timeout: float | None = None) -> Any:
         return await self._cell.system.ask(self._cell.name, target, msg, timeout=timeout)
 
+    def monitor(self, target: str) -> None:
+        """Receive ``runtime.Down(target, reason)`` when ``target`` crashes or stops.
+        One-shot: after a Down, monitor again to keep watching the restarted actor."""
+        self._cell.system.monitor(self._cell.name, target)
+
+    def demonitor(self, target: str) -> None:
+        self._cell.system.demonitor(self._cell.name, target)
+
     def defer_reply(self) -> ReplyHandle:
         """Take over the reply to the current ask; the handler's return value is then ignored."""
         cell = self._cell

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["TELL", "ASK", "REPLY", "FAILURE", "Envelope", "type_name"]
+__all__ = ["TELL", "ASK", "REPLY", "FAILURE", "Down", "Envelope", "type_name"]
 
 TELL = 0
 ASK = 1
@@ -22,6 +22,14 @@ class Envelope(msgspec.Struct, frozen=True, tag="rt.env"):
     kind: int
     corr: int
     msg: Any
+
+
+class Down(msgspec.Struct, frozen=True, tag="rt.down"):
+    """Sent to every monitor of an actor that crashed or stopped (as a broken TCP connection
+    tells its peer). It crosses the network like any message: a partition can hide it."""
+
+    address: str
+    reason: str
 
 
 _names: dict[type, str] = {}

@@ -25,7 +25,7 @@ from ._bus import Bus
 from ._cell import DOWN, FAILED, RUNNING, STOPPED, Cell, MailboxStats
 from ._durable import DurableStore
 from ._errors import ActorDead, AskTimeout, InvariantViolation, MailboxFull, UnknownActor
-from ._messages import ASK, FAILURE, REPLY, type_name
+from ._messages import ASK, FAILURE, REPLY, Down, type_name
 from ._network import NetworkModel
 from ._supervision import DEFAULT_POLICY, RestartPolicy
 from ._trace import Trace, TraceEvent
@@ -66,6 +66,7 @@ class ActorSystem:
         self._corr = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[Any], str, str]] = {}
         self._pending_by_target: dict[str, dict[int, None]] = {}
+        self._monitors: dict[str, dict[str, None]] = {}
         self._log_level = log_level
         loop.set_exception_handler(self._loop_exception)
 
@@ -176,6 +177,7 @@ class ActorSystem:
             cell.store.sync()
             cell.instance = None
             self._fail_pending(name, "stopped")
+            self._notify_monitors(name, "stopped")
             if self.trace.enabled:
                 self._record("stop", name, name)
 
@@ -205,6 +207,7 @@ class ActorSystem:
         cell.handlers = {}
         cell.store.crash(lose_unsynced=self.lose_unsynced_on_crash if lose_unsynced is None else lose_unsynced)
         self._fail_pending(cell.name, "crashed")
+        self._notify_monitors(cell.name, "crashed")
         self.crashes.append((self.loop.time(), cell.name, why))
 
     def _on_crash(self, cell: Cell, error: BaseException, *, sender: str, kind: int, corr: int) -> None:
@@ -311,6 +314,20 @@ class ActorSystem:
             fut.set_exception(value if isinstance(value, BaseException) else RuntimeError(str(value)))
         else:
             fut.set_result(value)
+
+    # ---- monitors ------------------------------------------------------------------------------
+    def monitor(self, watcher: str, target: str) -> None:
+        """``watcher`` gets ``Down(target, reason)`` when ``target`` crashes or stops."""
+        self._monitors.setdefault(target, {})[watcher] = None
+
+    def demonitor(self, watcher: str, target: str) -> None:
+        self._monitors.get(target, {}).pop(watcher, None)
+
+    def _notify_monitors(self, target: str, reason: str) -> None:
+        watchers = self._monitors.pop(target, None)
+        if watchers:
+            for w in watchers:
+                self.bus.send(target, w, Down(target, reason), 0, 0)
 
     def _fail_pending(self, target: str, why: str) -> None:
         by = self._pending_by_target.pop(target, None)

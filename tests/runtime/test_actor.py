@@ -266,3 +266,33 @@ def test_crash_in_handler_counts_and_boom_reply_is_actor_dead():
             sim.ask("r", Boom())
         assert sim.system.crashes[0][1] == "r"
         assert "RuntimeError: boom" in sim.system.crashes[0][2]
+
+
+def test_monitor_delivers_down_on_crash_and_stop_but_not_across_partition():
+    from runtime import Down
+
+    class Watcher(Actor):
+        def on_start(self):
+            self.downs = []
+            self.monitor("r")
+
+        @handler
+        def down(self, m: Down):
+            self.downs.append((m.address, m.reason))
+            self.monitor(m.address)
+
+    with Simulation(seed=1) as sim:
+        sim.spawn("r", Recorder)
+        sim.spawn("w", Watcher)
+        sim.crash("r")
+        sim.run_until_idle()
+        assert sim.actor("w").downs == [("r", "crashed")]
+        sim.restart("r")
+        sim.system.stop("r")
+        sim.run_until_idle()
+        assert sim.actor("w").downs == [("r", "crashed"), ("r", "stopped")]
+        sim.system.restart("r")
+        sim.partition(["r"], ["w"])
+        sim.crash("r")
+        sim.run_until_idle()
+        assert len(sim.actor("w").downs) == 2
