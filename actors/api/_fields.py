@@ -85,8 +85,12 @@ class FieldRequirement:
     value: str
 
     def __post_init__(self) -> None:
-        if self.operator not in (_EQUALS, _NOT_EQUALS):
-            raise ValueError(f"field selectors support only = and !=, not {self.operator}")
+        op = Operator(self.operator)
+        if op is Operator.DOUBLE_EQUALS:
+            op = _EQUALS  # "==" parses to the same term as "=" (hasTerm)
+        if op not in (_EQUALS, _NOT_EQUALS):
+            raise ValueError(f"field selectors support only = and !=, not {op}")
+        object.__setattr__(self, "operator", op)
 
     def matches(self, fields: Mapping[str, str]) -> bool:
         equal = fields.get(self.field, "") == self.value

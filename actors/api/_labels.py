@@ -25,9 +25,10 @@ Nil versus empty, which callers must get right:
   every pod in its namespace.
 - Deployments, ReplicaSets, StatefulSets and DaemonSets must have a non-empty
   selector: API validation rejects an empty one before this code runs.
-- A Service's ``spec.selector`` is a plain map: nil or empty means "no selector"
-  (endpoints are managed by hand), which the endpoints controller checks before
-  building a selector; ``selector_from_set({})`` itself matches everything.
+- A Service's ``spec.selector`` is a plain map: nil means "no selector" (endpoints
+  are managed by hand), which the endpoints controllers check before building a
+  selector (an empty map comes back nil from storage, so it means the same);
+  ``selector_from_set({})`` itself matches everything.
 - The string form cannot express "nothing": ``str(nothing())`` is "", which parses
   to everything (as in Kubernetes).
 """

@@ -15,6 +15,11 @@ Invariants:
   ("8Ei" -> 9223372036854775807), both as ``ParseQuantity`` does.
 - Arithmetic is exact and never rounds; only parsing does.
 
+Printing: ``canonical()`` is always Kubernetes' canonical form. ``str(q)`` is what
+Kubernetes' ``String()``/JSON give, which is the same except that ParseQuantity keeps
+an input it judges canonical verbatim: "+1", "01", "1.", "1E3" print as typed until
+arithmetic produces a new value.
+
 Deliberate differences from Kubernetes (all at the edges):
 - ``value_int``/``milli_value``/``scaled_value`` raise ``OverflowError`` where
   Kubernetes silently returns an undefined int64.

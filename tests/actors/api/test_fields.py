@@ -202,3 +202,8 @@ def test_round_trip_preserves_matching(
 ) -> None:
     sel = FieldSelector(tuple(reqs))
     assert parse_field_selector(str(sel)).matches(fields) == sel.matches(fields)
+
+
+def test_requirement_normalises_operator() -> None:
+    assert FieldRequirement("a", "==", "b") == FieldRequirement("a", EQ, "b")  # type: ignore[arg-type]
+    assert FieldRequirement("a", "!=", "b").matches({"a": "c"})  # type: ignore[arg-type]
