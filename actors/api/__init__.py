@@ -33,9 +33,16 @@ from ._status import *  # noqa: F403
 from ._status import __all__ as _status_all
 from ._storage import *  # noqa: F403
 from ._storage import __all__ as _storage_all
+from ._validation import *  # noqa: F403
+from ._validation import __all__ as _validation_all
+from ._validation_pod import *  # noqa: F403
+from ._validation_pod import __all__ as _validation_pod_all
+from ._validation_workloads import *  # noqa: F403
+from ._validation_workloads import __all__ as _validation_workloads_all
 
 __all__ = sorted({
     *_apps_all, *_batch_all, *_coordination_all, *_core_other_all, *_core_pod_all,
     *_defaults_all, *_discovery_all, *_meta_all, *_quantity_all, *_rbac_all,
-    *_registry_all, *_status_all, *_storage_all,
+    *_registry_all, *_status_all, *_storage_all, *_validation_all, *_validation_pod_all,
+    *_validation_workloads_all,
 })
