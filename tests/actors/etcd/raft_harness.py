@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -116,6 +116,8 @@ class StateMachine:
 
 class Checker:
     def __init__(self) -> None:
+        # Tests may switch the commit-agreement check off to watch a later check catch a bug.
+        self.check_commit_agreement = True
         self.leader_of_term: dict[int, int] = {}
         self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data)
         self.commit_seen_in_term: dict[int, int] = {}  # index -> lowest term it was seen in
@@ -148,7 +150,7 @@ class Checker:
 
     def _record_commit(self, e: Entry, seen_in_term: int) -> None:
         prev = self.committed.setdefault(e.index, (e.term, e.data))
-        if prev != (e.term, e.data):
+        if prev != (e.term, e.data) and self.check_commit_agreement:
             raise SafetyViolation(
                 f"two different entries committed at index {e.index}: {prev} and "
                 f"{(e.term, e.data)}"
@@ -276,6 +278,9 @@ class Cluster:
         self.in_flight: list[RaftMessage] = []
         self.blocked: set[tuple[int, int]] = set()
         self.delivered = 0
+        self.sent: list[RaftMessage] = []  # every message ever sent, in order
+        # Tests may lose chosen messages: return True to drop one at delivery time.
+        self.drop_if: Callable[[RaftMessage], bool] | None = None
         self.trace: list[str] = []
         for i in self.ids:
             self._start(i, voters=self.bootstrap)
@@ -345,6 +350,8 @@ class Cluster:
         node = self.nodes.get(m.to)
         if node is None or (m.frm, m.to) in self.blocked:
             return False
+        if self.drop_if is not None and self.drop_if(m):
+            return False
         self.delivered += 1
         node.step(m)
         if self.auto_ready:
@@ -384,6 +391,7 @@ class Cluster:
             disk.save(rd)  # 1. persist
             self.checker.on_persist(node, rd, old_commit)
             self.in_flight.extend(rd.messages)  # 2. send
+            self.sent.extend(rd.messages)
             if rd.snapshot is not None:  # 3. apply
                 sm = self.sms[i] = StateMachine.from_snapshot(rd.snapshot)
                 self.checker.on_snapshot(i, sm)
