@@ -12,7 +12,9 @@ Pod-to-pod traffic is never rewritten: only the Service rules in `NatTable` rewr
 
 Concurrency model: none; synchronous and deterministic. No clock — latency is a number summed
 along the path — and no randomness but the `random.Random` handed to the fabric or to a rule.
-Callers (actors) wrap it; they must not call it re-entrantly from a listener handler.
+Callers (actors) wrap it. A listener handler runs synchronously inside the `send` that
+delivered to it; it may change the fabric (cut a link, program rules), which the rest of that
+walk then sees.
 
 Invariants: node names, namespace names, node IPs and podCIDRs are unique; every node has a
 route to every other node's podCIDR via its node IP, kept up to date on add/remove; a dropped
@@ -55,8 +57,8 @@ from netsim._packet import (
     ICMP,
     TCP,
     Delivery,
-    Hop,
     Packet,
+    PathRecorder,
 )
 from netsim._routing import Route
 
@@ -85,51 +87,11 @@ class Node:
         return f"<Node {self.name} {self.node_ip} podCIDR {self.pod_cidr}>"
 
 
-class _Trip:
-    """The record a packet leaves while it travels: hops, latency, a note awaiting its hop."""
-
-    def __init__(self) -> None:
-        self.hops: list[Hop] = []
-        self.latency_s = 0.0
-        self._pending = ""
-
-    def note(self, text: str) -> None:
-        if not text:
-            return
-        if self.hops:
-            last = self.hops[-1]
-            self.hops[-1] = msgspec.structs.replace(last, note=_join(last.note, text))
-        else:
-            self._pending = _join(self._pending, text)
-
-    def hop(self, iface: Interface, packet: Packet, *, routed: bool = False) -> None:
-        ns = iface.netns
-        assert ns is not None, f"{iface.name} crossed while in no namespace"
-        last = self.hops[-1] if self.hops else None
-        if last is not None and (last.namespace, last.device) == (ns.name, iface.name):
-            return  # in and straight back out of one device (DNAT then forward): one hop
-        note, self._pending = self._pending, ""
-        self.hops.append(
-            Hop(
-                iface.name,
-                ns.node,
-                ns.name,
-                packet.src_ip,
-                packet.dst_ip,
-                note,
-                _kind(ns, iface, routed),
-            )
-        )
-
-    def done(self, packet: Packet) -> Delivery:
-        return Delivery(True, packet, tuple(self.hops), self.latency_s)
-
-    def drop(self, reason: str) -> Delivery:
-        return Delivery(False, None, tuple(self.hops), self.latency_s, reason)
-
-
-def _join(a: str, b: str) -> str:
-    return f"{a}; {b}" if a and b else a or b
+def _hop(trip: PathRecorder, iface: Interface, packet: Packet, *, routed: bool = False) -> None:
+    """Record that `packet` crossed `iface`; `routed` marks a bridge acting as the gateway."""
+    ns = iface.netns
+    assert ns is not None, f"{iface.name} crossed while in no namespace"
+    trip.hop(iface.name, ns.node, ns.name, packet, _kind(ns, iface, routed))
 
 
 def _kind(ns: NetNamespace, iface: Interface, routed: bool) -> str:
@@ -441,7 +403,7 @@ class Fabric:
         *,
         client: tuple[NetNamespace, tuple[str, int], tuple[str, int]] | None = None,
     ) -> tuple[Delivery, NetNamespace | None, bytes | None]:
-        trip = _Trip()
+        trip = PathRecorder()
         arrived_on: Interface | None = None  # None: generated locally, not forwarded
         for _ in range(_MAX_STEPS):
             verdict = self._netfilter(ns, packet)
@@ -453,7 +415,7 @@ class Fabric:
             dst = IPv4Address(packet.dst_ip)
             if ns.is_local(dst):
                 if arrived_on is None:
-                    trip.hop(ns.interface("lo"), packet)
+                    _hop(trip, ns.interface("lo"), packet)
                 return self._arrive(ns, packet, trip, client)
             route = ns.routes.lookup(dst)
             if route is None:
@@ -470,7 +432,7 @@ class Fabric:
             reach, reason = self._resolve(ns, out, route.gateway or dst)
             if reach is None:
                 if reason:  # the frame left the adapter and died on the cut link
-                    trip.hop(out, packet)
+                    _hop(trip, out, packet)
                 return trip.drop(reason or f"no route to host {dst}"), None, None
             packet = self._cross(reach, packet, trip)
             arrived_on = reach.target
@@ -498,15 +460,15 @@ class Fabric:
             ns.neighbours.learn(out.name, next_hop, reach.target.mac)
         return reach, reason
 
-    def _cross(self, reach: L2Reach, packet: Packet, trip: _Trip) -> Packet:
+    def _cross(self, reach: L2Reach, packet: Packet, trip: PathRecorder) -> Packet:
         for i, leg in enumerate(reach.legs):
-            trip.hop(leg.iface, packet, routed=leg.routed)
+            _hop(trip, leg.iface, packet, routed=leg.routed)
             if i == reach.bridged_at:
                 packet = self._br_netfilter(leg.iface, packet, trip)
         trip.latency_s += reach.latency_s
         return packet
 
-    def _br_netfilter(self, bridge: Interface, packet: Packet, trip: _Trip) -> Packet:
+    def _br_netfilter(self, bridge: Interface, packet: Packet, trip: PathRecorder) -> Packet:
         """Bridged frames between pods meet the host's conntrack (bridge-nf-call-iptables=1,
         which kube-proxy requires): a Service reply between two pods of one node is un-DNATed."""
         host = bridge.netns
@@ -523,7 +485,7 @@ class Fabric:
         self,
         ns: NetNamespace,
         packet: Packet,
-        trip: _Trip,
+        trip: PathRecorder,
         client: tuple[NetNamespace, tuple[str, int], tuple[str, int]] | None,
     ) -> tuple[Delivery, NetNamespace | None, bytes | None]:
         if client is not None:

@@ -150,11 +150,15 @@ class NetNamespace:
         return tuple(sorted(self._listeners))
 
     def ephemeral_port(self) -> int:
-        """The next client port, round-robin over the ephemeral range (deterministic)."""
+        """The next client port, round-robin over the ephemeral range (deterministic), skipping
+        ports a listener holds."""
         low, high = EPHEMERAL_PORTS
-        port = self._next_port
-        self._next_port = low if port >= high else port + 1
-        return port
+        for _ in range(high - low + 1):
+            port = self._next_port
+            self._next_port = low if port >= high else port + 1
+            if (port, "TCP") not in self._listeners and (port, "UDP") not in self._listeners:
+                return port
+        raise RuntimeError(f"{self.name}: every ephemeral port is held by a listener")
 
     def __repr__(self) -> str:
         return f"<NetNamespace {self.name} ({self.kind}) on {self.node}>"

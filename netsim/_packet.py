@@ -4,9 +4,11 @@ What it is: the data that moves through the simulated network and the record it 
 `Packet` is an IPv4 header reduced to addresses, ports, protocol and TTL, plus its payload. A
 `Hop` is one device the packet crossed, with the addresses it carried there and a note when
 netfilter rewrote it. A `Delivery` is the whole journey: delivered or dropped (and why), the
-packet as it arrived, the hops, the summed link latency.
+packet as it arrived, the hops, the summed link latency. A `PathRecorder` builds the hops and
+the `Delivery` while the fabric walks the packet.
 
-Concurrency model: immutable values (frozen, tagged msgspec Structs), safe to share and encode.
+Concurrency model: immutable values (frozen, tagged msgspec Structs), safe to share and encode;
+a `PathRecorder` is private to one walk.
 Rewrites (TTL, NAT) make new packets with `msgspec.structs.replace`.
 
 Invariants: addresses are canonical dotted-quad IPv4 strings; ports are 0..65535 (0 for ICMP);
@@ -81,6 +83,43 @@ class Delivery(msgspec.Struct, frozen=True, tag="netsim.delivery"):
     path: tuple[Hop, ...]
     latency_s: float
     reason: str = ""
+
+
+class PathRecorder:
+    """The record a packet leaves while it travels: hops, summed latency, and a netfilter note
+    waiting for the next hop (a rewrite made before the packet crossed any device)."""
+
+    def __init__(self) -> None:
+        self.hops: list[Hop] = []
+        self.latency_s = 0.0
+        self._pending = ""
+
+    def note(self, text: str) -> None:
+        """Attach a rewrite note to the hop where it happened (the last one recorded)."""
+        if not text:
+            return
+        if self.hops:
+            last = self.hops[-1]
+            self.hops[-1] = msgspec.structs.replace(last, note=_join(last.note, text))
+        else:
+            self._pending = _join(self._pending, text)
+
+    def hop(self, device: str, node: str, namespace: str, packet: Packet, kind: str) -> None:
+        last = self.hops[-1] if self.hops else None
+        if last is not None and (last.namespace, last.device) == (namespace, device):
+            return  # in and straight back out of one device (DNAT, then forward): one hop
+        note, self._pending = self._pending, ""
+        self.hops.append(Hop(device, node, namespace, packet.src_ip, packet.dst_ip, note, kind))
+
+    def done(self, packet: Packet) -> Delivery:
+        return Delivery(True, packet, tuple(self.hops), self.latency_s)
+
+    def drop(self, reason: str) -> Delivery:
+        return Delivery(False, None, tuple(self.hops), self.latency_s, reason)
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a and b else a or b
 
 
 def hop_label(hop: Hop) -> str:
