@@ -383,6 +383,11 @@ class NodeInfo:
         c.used_ports = {ip: set(ports) for ip, ports in self.used_ports.items()}
         return c
 
+    def copy_from(self, other: NodeInfo) -> None:
+        """Become ``other`` (whose containers must not be shared with anyone else)."""
+        for slot in NodeInfo.__slots__:
+            setattr(self, slot, getattr(other, slot))
+
     def __repr__(self) -> str:
         return (f"NodeInfo({self.name!r}, pods={len(self.pods)}, cpu={self.req_cpu}/"
                 f"{self.allocatable.milli_cpu}m, mem={self.req_memory}/{self.allocatable.memory})")
