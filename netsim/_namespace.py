@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
 
-from netsim._devices import LOOPBACK, DeviceExists, Interface, derive_mac
+from netsim._devices import LOOPBACK, DeviceExists, Interface
 from netsim._packet import ICMP, PROTOCOLS, Packet
 from netsim._routing import NeighbourTable, Route, RouteTable
 
@@ -120,9 +120,6 @@ class NetNamespace:
             if iface.kind != LOOPBACK and iface.primary is not None:
                 return iface.primary
         return None
-
-    def mac_for(self, *parts: str) -> str:
-        return derive_mac(self.node, self.name, *parts)
 
     # -- sockets ---------------------------------------------------------------------------
 
