@@ -50,7 +50,7 @@ class _Watcher:
     id: int
     key: bytes
     range_end: bytes
-    start: int  # the first revision this watcher wants
+    start: int  # the first revision this watcher still needs (raised past a replay)
     prev_kv: bool
     no_put: bool
     no_delete: bool
@@ -142,9 +142,13 @@ class WatchHub:
             self._queue_compacted(watch_id, compact)
             return watch_id
         self._watchers[watch_id] = watcher
-        if start <= self._delivered:
+        head = self._store.revision
+        if start <= head:
+            # Replay through the store's head, even past what `sync` delivered so far, so a
+            # compaction before the next sync cannot take events this watcher could have had.
             events = self._store.events(start, key, range_end)
-            self._queue_events([watcher], _through(events, self._delivered))
+            self._queue_events([watcher], events, head)
+            watcher.start = head + 1
         return watch_id
 
     def cancel(self, watch_id: int, reason: str = "") -> None:
@@ -180,16 +184,20 @@ class WatchHub:
                     touched.add(watcher.id)
             start = compact
         events = store.events(start)
-        self._delivered = store.revision  # before queueing: the last batch's header says so
+        self._delivered = store.revision
         watchers = list(self._watchers.values())
         if watchers:
-            touched |= self._queue_events(watchers, events)
+            touched |= self._queue_events(watchers, events, store.revision)
         return sorted(touched)
 
     def progress(self, watch_ids: Iterable[int] | None = None) -> None:
-        """Queue a progress notification at the delivered revision for the watchers named
-        (all when None): every event up to it has already been queued before it."""
-        ids = self._watchers if watch_ids is None else watch_ids
+        """Queue a progress notification for the watchers named (all when None).
+
+        Syncs first, so the notification's revision is the store's head and every event up
+        to it is queued before it (and no watcher's replay ran ahead of it).
+        """
+        self.sync()
+        ids = list(self._watchers) if watch_ids is None else watch_ids
         header = self._header()
         for watch_id in ids:
             if watch_id in self._watchers:
@@ -231,8 +239,11 @@ class WatchHub:
         )  # fmt: skip
         self._queue.append((watch_id, response))
 
-    def _queue_events(self, watchers: Sequence[_Watcher], events: Iterable[Event]) -> set[int]:
-        """Batch events per watcher, cutting batches only between revisions."""
+    def _queue_events(
+        self, watchers: Sequence[_Watcher], events: Iterable[Event], through: int
+    ) -> set[int]:
+        """Batch events per watcher, cutting batches only between revisions. A batch's header
+        revision is its last event's revision, or `through` (all read) for the final one."""
         batches: dict[int, list[Event]] = {w.id: [] for w in watchers}
         touched: set[int] = set()
         last_rev = 0
@@ -253,20 +264,13 @@ class WatchHub:
                     touched.add(watcher.id)
         for watcher in watchers:
             if batches[watcher.id]:
-                self._send(watcher.id, batches[watcher.id], None)
+                self._send(watcher.id, batches[watcher.id], through)
         return touched
 
-    def _send(self, watch_id: int, events: list[Event], revision: int | None) -> None:
+    def _send(self, watch_id: int, events: list[Event], revision: int) -> None:
         response = WatchResponse(self._header(revision), watch_id, events=tuple(events))
         self._queue.append((watch_id, response))
 
 
 def _bare(event: Event) -> Event:
     return Event(event.type, event.kv)
-
-
-def _through(events: Iterable[Event], revision: int) -> Iterable[Event]:
-    for event in events:
-        if event.kv.mod_revision > revision:
-            return
-        yield event
