@@ -3,8 +3,8 @@ actors, asks, a partition, a crash with a supervisor restart, and the trace."""
 
 from __future__ import annotations
 
-import msgspec
 import click
+import msgspec
 
 from runtime import Actor, LinkModel, RestartPolicy, Simulation, Uniform, handler
 
