@@ -21,8 +21,14 @@ from ._defaults import *  # noqa: F403
 from ._defaults import __all__ as _defaults_all
 from ._discovery import *  # noqa: F403
 from ._discovery import __all__ as _discovery_all
+from ._fields import *  # noqa: F403
+from ._fields import __all__ as _fields_all
+from ._labels import *  # noqa: F403
+from ._labels import __all__ as _labels_all
 from ._meta import *  # noqa: F403
 from ._meta import __all__ as _meta_all
+from ._names import *  # noqa: F403
+from ._names import __all__ as _names_all
 from ._quantity import *  # noqa: F403
 from ._quantity import __all__ as _quantity_all
 from ._rbac import *  # noqa: F403
@@ -42,7 +48,8 @@ from ._validation_workloads import __all__ as _validation_workloads_all
 
 __all__ = sorted({
     *_apps_all, *_batch_all, *_coordination_all, *_core_other_all, *_core_pod_all,
-    *_defaults_all, *_discovery_all, *_meta_all, *_quantity_all, *_rbac_all,
+    *_defaults_all, *_discovery_all, *_fields_all, *_labels_all, *_meta_all, *_names_all,
+    *_quantity_all, *_rbac_all,
     *_registry_all, *_status_all, *_storage_all, *_validation_all, *_validation_pod_all,
     *_validation_workloads_all,
 })
