@@ -9,6 +9,14 @@ exceptions: ``minions`` for nodes, ``services/specs`` and ``services/endpoints``
 
 Concurrency model: none; the tables are built once at import and never change.
 
+Conversions live here too: ``to_dict``/``from_dict`` and ``encode``/``decode`` (one
+long-lived msgspec encoder, one decoder per type). Unknown fields: decoding drops them,
+as the apiserver does by default; ``unknown_fields(raw, kind)`` lists their JSON paths
+(``spec.template.spec.containers[0].foo``) so the server can implement
+fieldValidation=Strict (``strict_decoding_error``: 400 ``strict decoding error: unknown
+field "spec.foo"``), Warn (one warning header per path) or Ignore. A body that does not
+decode is a 400 BadRequest worded as Kubernetes' JSON decoder words it.
+
 Invariants: names are unique across the table (resource, singular, short names and
 lowercased kinds resolve to exactly one entry); ``lookup`` accepts what kubectl accepts
 (``po``, ``pod``, ``pods``, ``Pod``, ``deployments.apps``, ``deploy.v1.apps``).
