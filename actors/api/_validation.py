@@ -344,7 +344,12 @@ def register(*types: type) -> Callable[[Validator], Validator]:
 
 def validate(obj: Any, *, old: Any = None) -> list[Cause]:
     """The field errors of a create (``old`` None) or an update of ``obj``."""
-    from . import _validation_other, _validation_pod, _validation_workloads  # noqa: F401
+    from . import (  # noqa: F401  (importing registers the validators)
+        _validation_cluster,
+        _validation_other,
+        _validation_pod,
+        _validation_workloads,
+    )
 
     fn = _VALIDATORS.get(type(obj))
     if fn is None:
