@@ -1,7 +1,15 @@
 """kube-scheduler's pure core: framework, plugins, queue, cache and node selection.
 
 Concurrency model: none here. Everything is synchronous and deterministic given the
-``random.Random`` and ``now`` values passed in; the scheduler actor wraps it.
+``random.Random`` and ``now`` values passed in; the scheduler actor wraps it:
+
+    cache.update_snapshot(snapshot)
+    qp = queue.pop()
+    result = schedule_one(qp.pod_info, snapshot, profile, algorithm_state,
+                          nominated=queue.nominated_pods())
+    if result.node: cache.assume_pod(qp.pod_info, result.node); reserve/permit/bind ...
+    else: queue.add_unschedulable(qp, cycle, now, result.diagnosis.unschedulable_plugins)
+          and report fit_error_message(result.diagnosis, snapshot.num_nodes())
 """
 
 from actors.scheduler._algorithm import (
@@ -12,6 +20,7 @@ from actors.scheduler._algorithm import (
     schedule_one,
     select_host,
 )
+from actors.scheduler._cache import CacheError, CacheInvariantError, SchedulerCache
 from actors.scheduler._framework import (
     ActionType,
     ClusterEvent,
@@ -26,7 +35,24 @@ from actors.scheduler._framework import (
     Status,
     fit_error_message,
 )
-from actors.scheduler._plugins import BINDING_KEY, DEFAULT_WEIGHTS, default_plugins
+from actors.scheduler._plugins import (
+    BINDING_KEY,
+    DEFAULT_WEIGHTS,
+    BalancedAllocation,
+    DefaultBinder,
+    DefaultPreemption,
+    ImageLocality,
+    InterPodAffinity,
+    NodeAffinity,
+    NodeName,
+    NodePorts,
+    NodeResourcesFit,
+    NodeUnschedulable,
+    PodTopologySpread,
+    TaintToleration,
+    default_plugins,
+)
+from actors.scheduler._queue import QueuedPodInfo, SchedulingQueue, node_update_event
 from actors.scheduler._types import NodeInfo, PodInfo, Resource, Snapshot
 
 __all__ = [
@@ -34,24 +60,42 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "ActionType",
     "AlgorithmState",
+    "BalancedAllocation",
+    "CacheError",
+    "CacheInvariantError",
     "ClusterEvent",
     "Code",
     "CycleState",
+    "DefaultBinder",
+    "DefaultPreemption",
     "Diagnosis",
     "Handle",
+    "ImageLocality",
+    "InterPodAffinity",
     "NoNodesAvailable",
+    "NodeAffinity",
     "NodeInfo",
+    "NodeName",
+    "NodePorts",
+    "NodeResourcesFit",
+    "NodeUnschedulable",
     "PluginError",
     "PodInfo",
+    "PodTopologySpread",
     "PostFilterResult",
     "PreFilterResult",
     "Profile",
+    "QueuedPodInfo",
     "Resource",
     "ScheduleResult",
+    "SchedulerCache",
+    "SchedulingQueue",
     "Snapshot",
     "Status",
+    "TaintToleration",
     "default_plugins",
     "fit_error_message",
+    "node_update_event",
     "num_feasible_nodes_to_find",
     "schedule_one",
     "select_host",

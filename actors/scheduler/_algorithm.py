@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from actors.scheduler._framework import (
-    Code,
     CycleState,
     Diagnosis,
     Handle,
@@ -208,7 +207,3 @@ def schedule_one(
     host = select_host(names, totals, state.rng)
     return ScheduleResult(host, len(feasible), evaluated, diagnosis, cstate,
                           scores=dict(zip(names, totals)))
-
-
-def is_unresolvable(status: Status) -> bool:
-    return status.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE
