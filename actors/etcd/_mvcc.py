@@ -121,8 +121,10 @@ class _SortedKeys:
     def irange(self, low: bytes, high: bytes | None) -> Iterator[bytes]:
         """Keys in `[low, high)` in order; `high=None` is unbounded."""
         i, j = self._position(low)
-        for chunk in islice(self._chunks, i, None):
-            for key in islice(chunk, j, None):
+        chunks = self._chunks
+        for c in range(i, len(chunks)):  # indexes, not islice: islice walks from the start
+            chunk = chunks[c]
+            for key in chunk[j:] if j else chunk:
                 if high is not None and key >= high:
                     return
                 yield key
@@ -227,11 +229,13 @@ class MVCCStore:
         self._check_no_txn()
         if start_revision < self._compact_revision:
             raise CompactedError(self._compact_revision)
-        start = bisect_left(self._log, start_revision, key=_MOD)
+        log = self._log
+        start = bisect_left(log, start_revision, key=_MOD)
+        # Index the list: islice(log, start, None) would walk the whole prefix every time.
         return (
-            self._event(kv)
-            for kv in islice(self._log, start, None)
-            if in_range(kv.key, key, range_end)
+            self._event(log[i])
+            for i in range(start, len(log))
+            if in_range(log[i].key, key, range_end)
         )
 
     def live(self) -> Iterator[KeyValue]:
@@ -361,9 +365,33 @@ class MVCCStore:
             else:
                 count = len(kvs)
             return RangeResult(kvs, count, self._revision)
-        found = [kv for k in self._all.irange(low, high) if (kv := self._at(k, rev)) is not None]
-        kvs = () if count_only else tuple(found[:limit] if limit > 0 else found)
-        return RangeResult(kvs, len(found), self._revision)
+        if count_only:
+            return RangeResult((), self._count_at(low, high, rev), self._revision)
+        found = []
+        for k in self._all.irange(low, high):
+            kv = self._at(k, rev)
+            if kv is not None:
+                found.append(kv)
+                if len(found) == limit:
+                    return RangeResult(tuple(found), self._count_at(low, high, rev), self._revision)
+        return RangeResult(tuple(found), len(found), self._revision)
+
+    def _count_at(self, low: bytes, high: bytes | None, rev: int) -> int:
+        """Live keys in `[low, high)` at `rev`: the head count, corrected by every key that
+        changed after `rev`. O(log n + changes since rev) instead of a scan of the range, so
+        paginated lists at a fixed revision (how the apiserver pages) stay cheap."""
+        count = self._live.count(low, high)
+        log, index = self._log, self._index
+        seen: set[bytes] = set()
+        for i in range(bisect_right(log, rev, key=_MOD), len(log)):
+            key = log[i].key
+            if key in seen or key < low or (high is not None and key >= high):
+                continue
+            seen.add(key)
+            live_then = self._at(key, rev) is not None
+            live_now = index[key][-1].version > 0
+            count += live_then - live_now
+        return count
 
     def _event(self, kv: KeyValue) -> Event:
         history = self._index[kv.key]

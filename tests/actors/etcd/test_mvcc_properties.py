@@ -170,11 +170,11 @@ class MVCCModel(RuleBasedStateMachine):
             "compacted": self.compacted if effective < self.compacted else 0, "responses": [],
         }  # fmt: skip
 
-    @rule(data=st.data(), span=key_ranges())
-    def read_at_revision(self, data, span) -> None:
+    @rule(data=st.data(), span=key_ranges(), limit=st.integers(0, 3), count_only=st.booleans())
+    def read_at_revision(self, data, span, limit: int, count_only: bool) -> None:
         revision = data.draw(st.integers(0, self.store.revision + 1), label="read at")
         try:
-            result = self.store.range(*span, revision=revision)
+            result = self.store.range(*span, revision=revision, limit=limit, count_only=count_only)
         except CompactedError:
             assert 0 < revision < self.compacted
             return
@@ -184,7 +184,11 @@ class MVCCModel(RuleBasedStateMachine):
         assert revision <= 0 or revision >= self.compacted
         state = self.states[revision if revision > 0 else -1]
         expected = [state[k] for k in sorted(state) if in_range(k, *span)]
-        assert list(result.kvs) == expected and result.count == len(expected)
+        assert result.count == len(expected)
+        if count_only:
+            assert result.kvs == ()
+        else:
+            assert list(result.kvs) == (expected[:limit] if limit else expected)
 
     @rule()
     def dump_and_load(self) -> None:
@@ -222,6 +226,8 @@ class MVCCModel(RuleBasedStateMachine):
                 assert responses[1].canceled
                 assert responses[1].compact_revision == watcher["compacted"]
                 continue
+            # The watcher has every change up to `through`: the hub's delivered revision, or
+            # the head its creation-time replay ran to (a header says so), whichever is later.
             through = self.hub.delivered_revision
             canceled = [r for r in responses if r.canceled]
             if canceled:
@@ -230,10 +236,10 @@ class MVCCModel(RuleBasedStateMachine):
                 [cancel] = canceled
                 assert cancel is responses[-1]
                 through = cancel.header.revision
+            through = max([through] + [r.header.revision for r in responses if r.events])
+            if canceled:
                 assert watcher["start"] < cancel.compact_revision
-                assert cancel.compact_revision > through + 1
-            elif watcher["events"]:
-                through = max(through, watcher["events"][-1].kv.mod_revision)
+                assert cancel.compact_revision > through + 1  # it needed a compacted revision
             expected = [
                 (kind, kv)
                 for rev in range(watcher["start"], through + 1)
