@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BindPlugin", "ClusterEvent", "Code", "CycleState", "Diagnosis", "EnqueueExtensions",
-    "FilterPlugin", "Handle", "NodeScore", "PermitPlugin", "Plugin", "PluginError", "PostBindPlugin",
+    "FilterPlugin", "Handle", "PermitPlugin", "Plugin", "PluginError", "PostBindPlugin",
     "PostFilterPlugin", "PostFilterResult", "PreBindPlugin", "PreFilterExtensions",
     "PreFilterPlugin", "PreFilterResult", "PreScorePlugin", "Profile", "ReservePlugin",
     "ScoreExtensions", "ScorePlugin", "Status", "fit_error_message",
@@ -142,11 +142,6 @@ class PostFilterResult(msgspec.Struct, frozen=True):
 
     nominated_node_name: str = ""
     victims: tuple[Any, ...] = ()  # PodInfo
-
-
-class NodeScore(msgspec.Struct, frozen=True):
-    name: str
-    score: int
 
 
 class ClusterEvent(msgspec.Struct, frozen=True):

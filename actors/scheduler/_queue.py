@@ -328,9 +328,11 @@ class SchedulingQueue:
         if event.resource == "*" or not q.unschedulable_plugins:
             return True
         for plugin in q.unschedulable_plugins:
-            for registered in self.events_to_register.get(plugin, ()):
-                if registered.matches(event):
-                    return True
+            registered = self.events_to_register.get(plugin)
+            if registered is None:
+                return True  # a plugin without EnqueueExtensions is woken by any event
+            if any(r.matches(event) for r in registered):
+                return True
         return False
 
     # -- nominated pods (the Nominator) ----------------------------------------------------

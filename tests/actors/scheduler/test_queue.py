@@ -153,3 +153,12 @@ def test_nominated_pods():
     assert q.nominated_pods() == {"n1": [p]}
     q.delete(make_pod("p"))
     assert q.nominated_pods() == {}
+
+
+def test_plugins_without_registered_events_are_woken_by_any_event():
+    q = queue()
+    q.add(make_pod("p"), now=0)
+    item = q.pop()
+    q.add_unschedulable(item, q.scheduling_cycle, now=0, unschedulable_plugins={"MyPlugin"})
+    assert q.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE, now=5) == 1
+    assert q.where(item.pod_info) == "active"
