@@ -1,0 +1,454 @@
+"""An etcd member: the Raft core and the KV state machine inside an actor shell.
+
+What it is: the shell owns the timers (a tick every 100 ms: heartbeat 100 ms and election
+timeout 1 s, etcd's defaults), the bus and the durable store. Its loop is etcd-io/raft's
+contract: after the messages in the mailbox are handled, each Ready is persisted (and synced),
+then its messages are sent, then its entries are applied, then the core is advanced.
+Proposals that arrive together are batched into one Ready, as etcd batches them.
+
+Concurrency model: one actor; handlers are synchronous except the Ready loop when the disk is
+slow (it then holds the mailbox for the fsync, as etcd's raft loop waits on its WAL).
+
+Invariants: a client is answered only after its write is applied (never before it is
+committed); a linearizable read is served only once the applied index reaches its ReadIndex;
+a write whose log slot was taken by another entry is answered with a definite failure; all
+else that goes unanswered is an unknown outcome for the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import msgspec
+
+from actors.etcd._kv_messages import (
+    CompactionRequest,
+    DeleteRangeRequest,
+    LeaseExpireRequest,
+    LeaseGrantRequest,
+    LeaseKeepAliveRequest,
+    LeaseLeasesRequest,
+    LeaseRevokeRequest,
+    LeaseTimeToLiveRequest,
+    PutRequest,
+    RangeRequest,
+    TxnRequest,
+    WatchCancelRequest,
+    WatchCreateRequest,
+    WatchProgressRequest,
+)
+from actors.etcd._member_messages import (
+    Health,
+    HealthRequest,
+    MemberAddRequest,
+    MemberInfo,
+    MemberList,
+    MemberListRequest,
+    MemberMeta,
+    MemberRemoveRequest,
+    MemberStatus,
+    MoveLeaderRequest,
+    NotLeaderError,
+    Proposal,
+    ProposalFailed,
+    StatusRequest,
+    Unavailable,
+)
+from actors.etcd._member_storage import RaftDisk
+from actors.etcd._raft import (
+    ConfChange,
+    Entry,
+    EntryType,
+    NotLeader,
+    RaftError,
+    RaftMessage,
+    RaftNode,
+    Ready,
+    Role,
+    decode_conf_change,
+    fault_tolerance,
+)
+from actors.etcd._state_machine import KVStateMachine
+from runtime import Actor, Down, ReplyHandle, handler
+
+__all__ = ["EtcdConfig", "EtcdMember"]
+
+_PROPOSAL = msgspec.msgpack.Encoder()
+_PROPOSAL_DEC = msgspec.msgpack.Decoder(Proposal)
+
+WriteRequest = (
+    PutRequest
+    | DeleteRangeRequest
+    | TxnRequest
+    | CompactionRequest
+    | LeaseGrantRequest
+    | LeaseRevokeRequest
+    | LeaseKeepAliveRequest
+)
+ReadRequest = RangeRequest | LeaseTimeToLiveRequest | LeaseLeasesRequest
+
+
+class EtcdConfig(msgspec.Struct, frozen=True):
+    member_id: int
+    peers: dict[int, str]  # member id -> actor name, the bootstrap cluster
+    tick_interval: float = 0.1
+    election_tick: int = 10
+    heartbeat_tick: int = 1
+    snapshot_count: int = 10_000  # entries applied between snapshots (etcd: 100,000)
+    snapshot_catchup: int = 5_000  # entries kept after a snapshot for slow followers
+    lease_check_interval: float = 0.5
+    progress_interval: float = 5.0  # progress notifications to watchers that asked for them
+    joining: bool = False  # added by MemberAdd: starts with no voters until it learns them
+
+
+class _Tick(msgspec.Struct, frozen=True, tag="etcd.tick"):
+    pass
+
+
+class _Process(msgspec.Struct, frozen=True, tag="etcd.process"):
+    pass
+
+
+class _LeaseCheck(msgspec.Struct, frozen=True, tag="etcd.lease_check"):
+    pass
+
+
+class _Progress(msgspec.Struct, frozen=True, tag="etcd.progress"):
+    pass
+
+
+class EtcdMember(Actor):
+    def __init__(self, config: EtcdConfig) -> None:
+        self.config = config
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def on_start(self) -> None:
+        cfg = self.config
+        self.id = cfg.member_id
+        self.names: dict[int, str] = dict(self.store.get("names") or cfg.peers)
+        self.disk = RaftDisk(self.store)
+        persisted = self.disk.load()
+        voters = () if cfg.joining else tuple(sorted(cfg.peers))
+        self.node = RaftNode(
+            self.id,
+            voters,
+            rng=self.rng,
+            election_tick=cfg.election_tick,
+            heartbeat_tick=cfg.heartbeat_tick,
+            storage=persisted,
+        )
+        self.sm = KVStateMachine(member_id=self.id)
+        if persisted is not None and persisted.snapshot is not None and persisted.snapshot.data:
+            self.sm.restore(persisted.snapshot.data)
+        self.seq = 0
+        self.pending: dict[int, tuple[int, ReplyHandle]] = {}  # log index -> (term, reply)
+        self.reads: dict[bytes, tuple[Any, ReplyHandle]] = {}
+        self.waiting_reads: list[tuple[int, Any, ReplyHandle]] = []
+        self.watch_owner: dict[int, str] = {}
+        self.processing_scheduled = False
+        self.role = Role.FOLLOWER
+        self.lead = 0
+        self.every(cfg.tick_interval, _Tick())
+        self.every(cfg.lease_check_interval, _LeaseCheck())
+        self.every(cfg.progress_interval, _Progress())
+        self._kick()
+
+    # ---- the Ready loop ----------------------------------------------------------------------
+    def _kick(self) -> None:
+        if not self.processing_scheduled:
+            self.processing_scheduled = True
+            self.tell_self(_Process())
+
+    @handler
+    def _on_tick(self, m: _Tick) -> None:
+        self.node.tick()
+        self._kick()
+
+    @handler
+    def _on_raft(self, m: RaftMessage) -> None:
+        self.node.step(m)
+        self._kick()
+
+    @handler
+    def _on_process(self, m: _Process) -> Any:
+        self.processing_scheduled = False
+        if self.store.sync_latency > 0:
+            return self._process_slow()
+        while self.node.has_ready():
+            rd = self.node.ready()
+            if self.disk.save(rd):
+                self.store.sync()
+            self._after_persist(rd)
+        return None
+
+    async def _process_slow(self) -> None:
+        while self.node.has_ready():
+            rd = self.node.ready()
+            if self.disk.save(rd):
+                await anyio.sleep(self.store.sync_latency)  # fsync on a slow disk
+                self.store.sync()
+            self._after_persist(rd)
+
+    def _after_persist(self, rd: Ready) -> None:
+        names = self.names
+        for msg in rd.messages:
+            to = names.get(msg.to)
+            if to is not None:
+                self.tell(to, msg)
+        if rd.snapshot is not None and rd.snapshot.data:
+            self.sm.restore(rd.snapshot.data)
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state.role, rd.soft_state.lead)
+        if rd.hard_state is not None:
+            self.sm.raft_term = rd.hard_state.term
+        for entry in rd.committed_entries:
+            self._apply(entry)
+        self._flush_watches()
+        for rs in rd.read_states:
+            pending = self.reads.pop(rs.ctx, None)
+            if pending is not None:
+                self.waiting_reads.append((rs.index, pending[0], pending[1]))
+        self._serve_reads()
+        self.node.advance(rd)
+        self._maybe_snapshot()
+
+    def _on_soft_state(self, role: Role, lead: int) -> None:
+        was_leader = self.role is Role.LEADER
+        self.role, self.lead = role, lead
+        if role is Role.LEADER and not was_leader:
+            # Leases survive a leader change: the new leader gives each its full TTL again.
+            self.sm.lessor.promote(self.now(), extend=self.config.election_tick * self.config.tick_interval)
+        elif was_leader and role is not Role.LEADER:
+            self.sm.lessor.demote()
+        if lead == 0 or role is not Role.LEADER:
+            # A read waiting for a ReadIndex from a leader that is gone will never be served.
+            hint = self.names.get(lead)
+            for _, (_, reply) in list(self.reads.items()):
+                reply.fail(NotLeaderError(hint))
+            self.reads.clear()
+
+    def _apply(self, entry: Entry) -> None:
+        resp: Any = None
+        if entry.type == EntryType.CONF_CHANGE:
+            cc = decode_conf_change(entry.data)
+            if cc.type == "remove" and cc.node_id == self.id:
+                self.log.info("removed from the cluster", index=entry.index)
+        elif entry.data:
+            req = _PROPOSAL_DEC.decode(entry.data).request
+            if isinstance(req, MemberMeta):
+                if req.remove:
+                    self.names.pop(req.member_id, None)
+                else:
+                    self.names[req.member_id] = req.name
+                self.store.put("names", dict(self.names))
+            else:
+                resp = self.sm.apply(entry.index, req, self.now())
+        self._answer(entry, resp)
+
+    def _answer(self, entry: Entry, resp: Any) -> None:
+        """Answer the proposal that owns this log slot; fail ours whose slot another took."""
+        pending = self.pending
+        if not pending:
+            return
+        waiter = pending.pop(entry.index, None)
+        if waiter is not None:
+            term, reply = waiter
+            if term == entry.term:
+                reply.send(resp)  # same index and term: our entry (Log Matching, §5.3)
+            else:
+                reply.fail(ProposalFailed())
+        if pending and min(pending) < entry.index:
+            for index in [i for i in pending if i < entry.index]:
+                pending.pop(index)[1].fail(ProposalFailed())
+
+    def _await_slot(self, index: int) -> None:
+        old = self.pending.pop(index, None)
+        if old is not None:
+            old[1].fail(ProposalFailed())  # the log was truncated under it
+        self.pending[index] = (self.node.term, self.defer_reply())
+        self._kick()
+
+    def _serve_reads(self) -> None:
+        if not self.waiting_reads:
+            return
+        applied = self.sm.applied_index
+        still = []
+        for index, req, reply in self.waiting_reads:
+            if index <= applied:
+                reply.send(self._read(req))
+            else:
+                still.append((index, req, reply))
+        self.waiting_reads = still
+
+    def _read(self, req: Any) -> Any:
+        if isinstance(req, HealthRequest):
+            return Health("true")
+        return self.sm.read(req, self.now())
+
+    def _maybe_snapshot(self) -> None:
+        cfg = self.config
+        applied = self.sm.applied_index
+        if applied - self.disk.snapshot_index >= cfg.snapshot_count:
+            snap = self.node.compact(applied, self.sm.snapshot())
+            self.disk.save_snapshot(snap)
+            self.store.sync()
+
+    def _flush_watches(self) -> None:
+        for watch_id, resp in self.sm.watch_hub.drain():
+            owner = self.watch_owner.get(watch_id)
+            if owner is not None:
+                self.tell(owner, resp)
+                if resp.canceled:
+                    self.watch_owner.pop(watch_id, None)
+
+    # ---- client requests ----------------------------------------------------------------------
+    def _leader_name(self) -> str | None:
+        return self.names.get(self.node.lead) if self.node.lead else None
+
+    def _propose(self, request: Any) -> None:
+        if self.node.removed:
+            raise Unavailable("etcdserver: the member has been permanently removed from the cluster")
+        self.seq += 1
+        data = _PROPOSAL.encode(Proposal(self.id, self.seq, request))
+        try:
+            index = self.node.propose(data)
+        except NotLeader:
+            raise NotLeaderError(self._leader_name()) from None
+        except RaftError as e:
+            raise Unavailable(f"etcdserver: {e}") from None
+        self._await_slot(index)
+
+    @handler
+    def _on_write(self, m: WriteRequest) -> None:
+        self._propose(m)
+
+    @handler
+    def _on_read(self, m: ReadRequest) -> Any:
+        if isinstance(m, RangeRequest) and m.serializable:
+            return self.sm.read(m, self.now())
+        self._read_index(m)
+        return None
+
+    def _read_index(self, m: Any) -> None:
+        self.seq += 1
+        ctx = f"{self.id}:{self.seq}".encode()
+        try:
+            self.node.read_index(ctx)
+        except NotLeader:
+            raise NotLeaderError(self._leader_name()) from None
+        except RaftError as e:
+            raise Unavailable(f"etcdserver: {e}") from None
+        self.reads[ctx] = (m, self.defer_reply())
+        self._kick()
+
+    @handler
+    def _on_health(self, m: HealthRequest) -> Any:
+        if not self.node.lead:
+            return Health("false", "RAFT NO LEADER")
+        self._read_index(m)
+        return None
+
+    @handler
+    def _on_status(self, m: StatusRequest) -> MemberStatus:
+        st = self.node.status()
+        return MemberStatus(
+            member_id=self.id, name=self.name, leader=st.lead, leader_name=self.names.get(st.lead, ""),
+            term=st.term, raft_index=st.commit, raft_applied_index=st.applied,
+            revision=self.sm.revision, db_size=self.sm.store.db_size(), role=str(st.role),
+            voters=tuple(st.voters),
+        )
+
+    @handler
+    def _on_member_list(self, m: MemberListRequest) -> MemberList:
+        voters = self.node.status().voters
+        members = tuple(MemberInfo(v, self.names.get(v, ""), v == self.node.lead) for v in sorted(voters))
+        n = len(members)
+        note = ""
+        if n % 2 == 0 and n:
+            note = (f"an even cluster of {n} tolerates {fault_tolerance(n)} failure(s), "
+                    f"no more than {n - 1} members would")
+        return MemberList(members, fault_tolerance(n) if n else 0, note)
+
+    @handler
+    def _on_member_add(self, m: MemberAddRequest) -> None:
+        self.seq += 1
+        try:
+            self.node.propose(_PROPOSAL.encode(Proposal(self.id, self.seq, MemberMeta(m.member_id, m.name))))
+            index = self.node.propose_conf_change(ConfChange(type="add", node_id=m.member_id))
+        except NotLeader:
+            raise NotLeaderError(self._leader_name()) from None
+        except (RaftError, ValueError) as e:
+            raise Unavailable(f"etcdserver: {e}") from None
+        self._await_slot(index)
+
+    @handler
+    def _on_member_remove(self, m: MemberRemoveRequest) -> None:
+        try:
+            index = self.node.propose_conf_change(ConfChange(type="remove", node_id=m.member_id))
+        except NotLeader:
+            raise NotLeaderError(self._leader_name()) from None
+        except (RaftError, ValueError) as e:
+            raise Unavailable(f"etcdserver: {e}") from None
+        self._await_slot(index)
+
+    @handler
+    def _on_move_leader(self, m: MoveLeaderRequest) -> None:
+        try:
+            self.node.transfer_leader(m.target_id)
+        except NotLeader:
+            raise NotLeaderError(self._leader_name()) from None
+        except (RaftError, ValueError) as e:
+            raise Unavailable(f"etcdserver: {e}") from None
+        self._kick()
+
+    # ---- leases and watches --------------------------------------------------------------------
+    @handler
+    def _on_lease_check(self, m: _LeaseCheck) -> None:
+        if self.role is not Role.LEADER:
+            return
+        expired = self.sm.lessor.expired(self.now(), limit=100)
+        if expired:
+            self.seq += 1
+            try:
+                self.node.propose(_PROPOSAL.encode(Proposal(self.id, self.seq, LeaseExpireRequest(tuple(expired)))))
+            except RaftError:
+                return
+            self._kick()
+
+    @handler
+    def _on_watch_create(self, m: WatchCreateRequest) -> Any:
+        watch_id = self.sm.watch_hub.create(m)
+        self.watch_owner[watch_id] = self.sender
+        self.monitor(self.sender)
+        self._flush_watches()
+        return watch_id
+
+    @handler
+    def _on_watch_cancel(self, m: WatchCancelRequest) -> None:
+        if m.watch_id in self.sm.watch_hub:
+            self.sm.watch_hub.cancel(m.watch_id)
+        self._flush_watches()
+        self.watch_owner.pop(m.watch_id, None)
+
+    @handler
+    def _on_watch_progress(self, m: WatchProgressRequest) -> None:
+        mine = [w for w, owner in self.watch_owner.items() if owner == self.sender]
+        self.sm.watch_hub.progress(mine)
+        self._flush_watches()
+
+    @handler
+    def _on_progress_timer(self, m: _Progress) -> None:
+        ids = self.sm.watch_hub.progress_notify_ids()
+        if ids:
+            self.sm.watch_hub.progress(ids)
+            self._flush_watches()
+
+    @handler
+    def _on_down(self, m: Down) -> None:
+        gone = [w for w, owner in self.watch_owner.items() if owner == m.address]
+        for w in gone:
+            self.watch_owner.pop(w, None)
+        if gone:
+            self.sm.watch_hub.cancel_all(gone)
+            self.sm.watch_hub.drain()
