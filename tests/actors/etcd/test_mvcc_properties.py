@@ -258,5 +258,5 @@ class MVCCModel(RuleBasedStateMachine):
                 assert max(before) < min(after)
 
 
-MVCCModel.TestCase.settings = settings(max_examples=120, stateful_step_count=35, deadline=None)
+MVCCModel.TestCase.settings = settings(max_examples=300, stateful_step_count=50, deadline=None)
 TestMVCCModel = MVCCModel.TestCase

@@ -335,6 +335,6 @@ class StateMachineModel(RuleBasedStateMachine):
 
 
 StateMachineModel.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=35, deadline=None
+    max_examples=250, stateful_step_count=50, deadline=None
 )
 TestStateMachineModel = StateMachineModel.TestCase
