@@ -6,10 +6,12 @@ from that revision, then receives each later change. Nothing is pushed anywhere:
 only queues `WatchResponse`s, and the caller takes them with `drain()` and routes them by
 watch id to its client streams. No callbacks into actors.
 
-How events reach watchers: `sync()` reads the store's own log from the first revision not
-yet delivered up to the store's current revision. The state machine calls it after every
-applied request (and after a restore), so a change can be neither skipped nor delivered twice,
-however the caller batches its calls.
+How events reach watchers: a new watcher replays the store's log from its start revision to
+the store's head at once; after that, `sync()` reads the log from the first revision not yet
+delivered up to the head. The state machine calls `sync()` after every applied request (and
+after a restore), so a change can be neither skipped nor delivered twice, however the caller
+batches its calls. Matching is a linear scan over watchers per event (etcd uses an interval
+tree): fine for the tens of prefix watchers an apiserver's watch cache opens.
 
 Concurrency model: none. Plain synchronous code; the hub shares its `MVCCStore` with the state
 machine and only reads it.
