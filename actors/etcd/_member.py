@@ -451,4 +451,4 @@ class EtcdMember(Actor):
             self.watch_owner.pop(w, None)
         if gone:
             self.sm.watch_hub.cancel_all(gone)
-            self.sm.watch_hub.drain()
+            self._flush_watches()  # the dead owner's cancel notices go nowhere; others' stay
