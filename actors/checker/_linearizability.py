@@ -10,8 +10,8 @@ Linearizability", 2017) and laid out the way Porcupine does it:
   operation whose return comes earlier must be linearized first). Linearizing an operation
   lifts its call and return entries out of the list; backtracking puts them back (dancing
   links, strictly last-in first-out).
-- Lowe's memoization: a set of (linearized-operations bitset, register state) configurations
-  already entered. Entering one again can only fail again, so it is skipped.
+- Lowe's memoization: the configurations already entered (linearized ops, register state)
+  are remembered; entering one again can only fail again, so it is skipped.
 - Reads that can be linearized at the current point are committed without branching: a read
   does not change the state, so if any completion exists from here, one exists that takes the
   read first (every operation that must precede it is already linearized). When the search
@@ -22,7 +22,19 @@ did not take effect and is dropped. An `info` operation (or one still outstandin
 history ends) has response time +infinity: it has a call entry and no return entry, so the
 search may linearize it at any point after its invoke, or never. Reads with unknown outcome
 constrain nothing and are dropped. The search succeeds once every `ok` operation is
-linearized.
+linearized. Info ops multiply the search space, so Lowe's just-in-time idea is pushed further:
+
+- an info op is linearized only just before an op that observes its value: after it, a write
+  may not come next (a write would hide it, and the linearization without it is just as good);
+- an info write or cas whose value no op could observe after its invoke is dropped up front;
+- identical info ops (same f and values) are interchangeable once invoked, so they are taken
+  in invoke order;
+- a configuration is skipped when one entered before *dominates* it: same ok ops and state,
+  a subset of its info ops, not more obliged. Every completion of the dominated one completes
+  the dominating one, since an info op left unlinearized may simply never be linearized.
+
+Values used many times together with many info ops still make failing histories expensive
+(the problem is NP-complete); unique write values keep the search near-linear.
 
 Concurrency model: none; pure synchronous code, no clock. `max_steps` bounds the work
 deterministically (one step = one candidate tried or one backtrack); when the budget runs
@@ -243,13 +255,10 @@ def _entry_list(ops: list[Operation]) -> tuple[list[int], list[int]]:
 def _search(ops: list[Operation], budget: int | None) -> _Search:
     """Wing & Gong / Lowe search over one key's operations (see the module docstring).
 
-    A configuration is (ok ops linearized, register state, info ops linearized, obliged).
-    `obliged` means the last op linearized was an info op, so the next one must observe its
-    value: a legal read or cas does, a write does not (a linearization where a write follows
-    an info op stays one without the info op). A configuration A dominates B when both have
-    the same ok ops and state, A's info ops are a subset of B's, and A is obliged only if B
-    is: every completion of B completes A. `cache` maps (ok ops, state) to the (info ops,
-    obliged) pairs entered; a configuration dominated by one entered before is skipped.
+    A configuration is (ok ops linearized, state, info ops linearized, obliged); `obliged`
+    means the last op linearized was an info op, so the next may not be a write (a legal read
+    or cas after it necessarily observes its value). `cache` maps (ok ops, state) to the
+    antichain of (info ops, obliged) pairs entered under it.
     """
     kinds, arg_a, arg_b = _encode(ops)
     has_ret = [op.ret is not None for op in ops]
