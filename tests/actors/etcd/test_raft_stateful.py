@@ -1,0 +1,327 @@
+"""Hypothesis stateful test: 3 or 5 RaftNodes under an adversarial network, with crashes.
+
+Rules tick nodes, deliver / drop / duplicate / reorder in-flight messages, process Readies
+(persist, send, apply), partition and heal, crash (losing everything a processed Ready did
+not persist) and restart from disk, propose, read, compact, campaign and transfer leadership.
+After every step the harness's Checker verifies the Raft paper's Figure 3 properties
+(Election Safety, Leader Append-Only, Log Matching, Leader Completeness, State Machine
+Safety) plus commit agreement and ReadIndex linearizability. At the end of every run
+(`teardown`) the network heals, every node restarts, and liveness is required: a leader
+followed by a quorum within a few election timeouts, and a proposal applied everywhere.
+
+The default budget is small and derandomized (the same examples on every run, a few
+seconds); `-m campaign` (or KUBETWIN_CAMPAIGN_BUDGET=<examples>) runs a larger randomized
+search, whose failures Hypothesis prints as a replayable program and stores in its database.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from actors.etcd._raft import NotLeader, ProposalDropped, Role, fault_tolerance
+from tests.actors.etcd.raft_harness import Cluster
+
+ET = 5  # small election timeout keeps runs short; heartbeat is 1 tick
+NODE = st.integers(0, 4)
+K = st.integers(0, 10_000)
+
+
+class RaftMachine(RuleBasedStateMachine):
+    unsafe_commit_old_term = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c: Cluster | None = None
+        self.counter = 0
+
+    # --- setup ---------------------------------------------------------------------------
+
+    @initialize(
+        seed=st.integers(0, 2**32 - 1),
+        n=st.sampled_from([3, 5]),
+        batch=st.sampled_from([1, 3]),
+        pre_vote=st.booleans(),
+        check_quorum=st.booleans(),
+    )
+    def setup(self, seed: int, n: int, batch: int, pre_vote: bool, check_quorum: bool) -> None:
+        self.c = Cluster(
+            n,
+            seed=seed,
+            auto_ready=False,
+            auto_check=False,
+            election_tick=ET,
+            max_entries_per_msg=batch,  # 1: old-term entries travel apart from the no-op
+            max_inflight_msgs=3,
+            pre_vote=pre_vote,
+            check_quorum=check_quorum,
+            unsafe_commit_old_term=self.unsafe_commit_old_term,
+        )
+
+    @property
+    def cl(self) -> Cluster:
+        assert self.c is not None
+        return self.c
+
+    def _id(self, k: int) -> int:
+        return self.cl.ids[k % len(self.cl.ids)]
+
+    def _live(self, k: int) -> int | None:
+        i = self._id(k)
+        return i if self.cl.nodes[i] is not None else None
+
+    def _has_msgs(self) -> bool:
+        return self.c is not None and bool(self.c.in_flight)
+
+    # --- time and storage ----------------------------------------------------------------
+
+    @rule(k=NODE, n=st.integers(1, 2 * ET))
+    def tick(self, k: int, n: int) -> None:
+        if (i := self._live(k)) is not None:
+            self.cl.tick(i, n)
+
+    @rule(k=NODE)
+    def process_ready(self, k: int) -> None:
+        self.cl.process_ready(self._id(k))
+
+    @rule(rounds=st.integers(1, 3 * ET), proposals=st.integers(0, 3))
+    def burst(self, rounds: int, proposals: int) -> None:
+        """Fair weather for a while: everyone ticks, persists, and every message arrives."""
+        c = self.cl
+        for _ in range(rounds):
+            c.tick_all()
+            for _ in range(proposals):
+                self._client_write()
+            for i in c.live():
+                c.process_ready(i)
+            for _ in range(len(c.in_flight)):
+                c.deliver(0)
+            c.check()
+
+    @rule(rnd=st.randoms(use_true_random=True), steps=st.integers(1, 300))
+    def chaos(self, rnd: random.Random, steps: int) -> None:
+        """Many small adversarial steps from a Hypothesis-seeded rng: clock ticks (everyone's,
+        or one node's), Ready processing, out-of-order deliveries, losses, duplicates, client
+        writes and reads, and now and then a fault (the same menu as the single rules), so
+        that a run is eventful even when swarm testing disables most rules."""
+        c = self.cl
+        for _ in range(steps):
+            roll = rnd.random()
+            live = c.live()
+            if roll < 0.10:
+                c.tick_all()
+            elif roll < 0.14 and live:
+                c.tick(rnd.choice(live))
+            elif roll < 0.32 and live:
+                c.process_ready(rnd.choice(live))
+            elif roll < 0.36:
+                self._client_write()
+            elif roll < 0.37 and live:
+                self._client_read(rnd.choice(live))
+            elif roll < 0.40:
+                self._random_fault(rnd)
+            elif c.in_flight:
+                k = rnd.randrange(len(c.in_flight))
+                if roll < 0.90:
+                    c.deliver(k)
+                elif roll < 0.96:
+                    c.drop(k)
+                else:
+                    c.duplicate(k)
+            c.check()
+
+    def _random_fault(self, rnd: random.Random) -> None:
+        faults = [
+            lambda: self.crash(rnd.randrange(5)) if self._may_crash() else None,
+            lambda: self.restart(rnd.randrange(5)) if self._down() else None,
+            lambda: self.partition([rnd.randrange(2) for _ in range(5)]),
+            self.heal,
+            self.heal,
+            lambda: self.compact(rnd.randrange(5)),
+            lambda: self.campaign(rnd.randrange(5)),
+            lambda: self.transfer(rnd.randrange(5), rnd.randrange(5)),
+        ]
+        rnd.choice(faults)()
+
+    def _client_write(self) -> None:
+        lead = self.cl.leader()
+        if lead is not None:
+            self.counter += 1
+            try:
+                self.cl.node(lead).propose(b"p%d" % self.counter)
+            except ProposalDropped:
+                pass
+
+    def _client_read(self, i: int) -> None:
+        self.counter += 1
+        try:
+            self.cl.read_index(i, b"r%d" % self.counter)
+        except (NotLeader, ProposalDropped):
+            pass
+
+    # --- the network ---------------------------------------------------------------------
+
+    @precondition(_has_msgs)
+    @rule(k=K)
+    def deliver_any(self, k: int) -> None:  # reordering
+        self.cl.deliver(k % len(self.cl.in_flight))
+
+    @precondition(_has_msgs)
+    @rule(k=K)
+    def drop(self, k: int) -> None:
+        self.cl.drop(k % len(self.cl.in_flight))
+
+    @precondition(_has_msgs)
+    @rule(k=K)
+    def duplicate(self, k: int) -> None:
+        self.cl.duplicate(k % len(self.cl.in_flight))
+
+    @rule(sides=st.lists(st.integers(0, 1), min_size=5, max_size=5))
+    def partition(self, sides: list[int]) -> None:
+        groups: list[list[int]] = [[], []]
+        for i, side in zip(self.cl.ids, sides, strict=False):
+            groups[side].append(i)
+        self.cl.partition(*groups)
+
+    @rule()
+    def heal(self) -> None:
+        self.cl.heal()
+
+    # --- faults --------------------------------------------------------------------------
+
+    def _down(self) -> list[int]:
+        return [i for i in self.cl.ids if self.cl.nodes[i] is None]
+
+    def _may_crash(self) -> bool:
+        return self.c is not None and len(self._down()) <= fault_tolerance(len(self.c.ids))
+
+    @precondition(_may_crash)
+    @rule(k=NODE)
+    def crash(self, k: int) -> None:
+        """Crash a node; at most one more than the cluster tolerates are down at a time."""
+        if (i := self._live(k)) is not None:
+            self.cl.crash(i)
+
+    @precondition(lambda self: self.c is not None and bool(self._down()))
+    @rule(k=NODE)
+    def restart(self, k: int) -> None:
+        down = self._down()
+        self.cl.restart(down[k % len(down)])
+
+    # --- clients -------------------------------------------------------------------------
+
+    @rule(k=NODE, n=st.integers(1, 5))
+    def propose(self, k: int, n: int) -> None:
+        if (i := self._live(k)) is None:
+            return
+        for _ in range(n):
+            self.counter += 1
+            try:
+                self.cl.node(i).propose(b"p%d" % self.counter)
+            except (NotLeader, ProposalDropped):
+                return
+
+    @rule(k=NODE)
+    def read(self, k: int) -> None:
+        if (i := self._live(k)) is not None:
+            self._client_read(i)
+
+    @rule(k=NODE)
+    def compact(self, k: int) -> None:
+        if (i := self._live(k)) is not None:
+            self.cl.compact(i)
+
+    @rule(k=NODE)
+    def campaign(self, k: int) -> None:
+        if (i := self._live(k)) is not None:
+            self.cl.node(i).campaign()
+
+    @rule(k=NODE, to=NODE)
+    def transfer(self, k: int, to: int) -> None:
+        if (i := self._live(k)) is not None and self.cl.node(i).role is Role.LEADER:
+            self.cl.node(i).transfer_leader(self._id(to))
+
+    # --- properties ----------------------------------------------------------------------
+
+    @invariant()
+    def safety(self) -> None:
+        if self.c is not None:
+            self.c.check()
+
+    def teardown(self) -> None:
+        if self.c is not None:
+            check_liveness(self.c)
+
+
+def check_liveness(c: Cluster, *, timeouts: int = 30, attempts: int = 5) -> None:
+    """After healing and restarting everyone: a leader within a few election timeouts, then a
+    proposal applied on every node."""
+    c.heal()
+    c.drop_if = None
+    for i in c.ids:
+        if c.nodes[i] is None:
+            c.restart(i)
+    c.auto_ready = True
+    c.auto_check = True
+    c.stabilize()
+    for attempt in range(attempts):
+        lead = c.run_until_leader(timeouts * 2 * ET)
+        data = b"live-%d" % attempt
+        try:
+            c.propose(lead, data)
+        except ProposalDropped:  # a transfer in flight; it ends within an election timeout
+            c.stabilize(ticks=ET)
+            continue
+        c.stabilize(ticks=2)
+        if all(data in c.applied_data(i) for i in c.ids):
+            c.check()
+            return
+    raise AssertionError(f"no proposal committed everywhere after healing: {c.statuses()}")
+
+
+COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
+}
+
+
+def test_raft_safety_and_liveness_under_faults() -> None:
+    run_state_machine_as_test(
+        RaftMachine,
+        settings=settings(
+            max_examples=250, stateful_step_count=50, derandomize=True, database=None, **COMMON
+        ),
+    )
+
+
+def campaign_budget(request: pytest.FixtureRequest, default: int) -> int:
+    """Campaigns run when asked for: KUBETWIN_CAMPAIGN_BUDGET examples, or `default` under
+    `-m campaign`; otherwise they are skipped so the default suite stays fast."""
+    env = os.environ.get("KUBETWIN_CAMPAIGN_BUDGET")
+    if env:
+        return int(env)
+    if "campaign" in (request.config.option.markexpr or ""):
+        return default
+    pytest.skip("campaign: select with -m campaign or set KUBETWIN_CAMPAIGN_BUDGET")
+
+
+@pytest.mark.campaign
+def test_raft_safety_and_liveness_campaign(request: pytest.FixtureRequest) -> None:
+    run_state_machine_as_test(
+        RaftMachine,
+        settings=settings(
+            max_examples=campaign_budget(request, 1000), stateful_step_count=150, **COMMON
+        ),
+    )
