@@ -3,6 +3,21 @@ and request parsing. No actors, no clock (time is passed in), no I/O; the apiser
 is built on them. Objects are plain dicts in Kubernetes JSON form throughout.
 """
 
+from ._admission import (
+    AdmissionAttributes,
+    AdmissionChain,
+    AdmissionPlugin,
+    Admitted,
+    DefaultTolerationSeconds,
+    LimitRanger,
+    NamespaceLifecycle,
+    Priority,
+    ResourceQuota,
+    ServiceAccount,
+    default_plugins,
+    pod_requests,
+    token_volume_source,
+)
 from ._authn import (
     ANONYMOUS,
     SYSTEM_AUTHENTICATED,
@@ -48,6 +63,19 @@ from ._strategic import (
 
 __all__ = [
     "ANONYMOUS",
+    "AdmissionAttributes",
+    "AdmissionChain",
+    "AdmissionPlugin",
+    "Admitted",
+    "DefaultTolerationSeconds",
+    "LimitRanger",
+    "NamespaceLifecycle",
+    "Priority",
+    "ResourceQuota",
+    "ServiceAccount",
+    "default_plugins",
+    "pod_requests",
+    "token_volume_source",
     "LAST_APPLIED_ANNOTATION",
     "SYSTEM_AUTHENTICATED",
     "SYSTEM_MASTERS",
