@@ -46,7 +46,7 @@ class ApiResponse(msgspec.Struct, frozen=True, tag="api.response", omit_defaults
     watch_id: int = 0
 
 
-class WatchEvent(msgspec.Struct, frozen=True, tag="api.watch"):
+class WatchEvent(msgspec.Struct, frozen=True, tag="api.watch", tag_field="tag"):
     watch_id: int
     type: str  # ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
     object: Any
