@@ -60,6 +60,16 @@ from ._strategic import (
     three_way_merge,
     with_last_applied,
 )
+from ._watchcache import (
+    ListResult,
+    Predicate,
+    TooLargeResourceVersion,
+    WatchCache,
+    Watcher,
+    decode_continue,
+    encode_continue,
+    selectable_fields,
+)
 
 __all__ = [
     "ANONYMOUS",
@@ -83,6 +93,14 @@ __all__ = [
     "SYSTEM_SERVICEACCOUNTS",
     "SYSTEM_UNAUTHENTICATED",
     "Attributes",
+    "ListResult",
+    "Predicate",
+    "TooLargeResourceVersion",
+    "WatchCache",
+    "Watcher",
+    "decode_continue",
+    "encode_continue",
+    "selectable_fields",
     "Decision",
     "PatchError",
     "RBACAuthorizer",
