@@ -58,6 +58,7 @@ from ._strategic import (
     patch_meta,
     strategic_merge_patch,
     three_way_merge,
+    two_way_merge,
     with_last_applied,
 )
 from ._watchcache import (
@@ -132,5 +133,6 @@ __all__ = [
     "strategic_merge_patch",
     "system_priority_classes",
     "three_way_merge",
+    "two_way_merge",
     "with_last_applied",
 ]

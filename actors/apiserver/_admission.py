@@ -504,6 +504,14 @@ _POD_VALIDATED = ("cpu", "limits.cpu", "limits.memory", "memory", "requests.cpu"
 _LEGACY_COUNTED = ("configmaps", "persistentvolumeclaims", "pods", "replicationcontrollers",
                    "resourcequotas", "secrets", "services")
 _SC = ".storageclass.storage.k8s.io/"
+_POD_RESOURCES = frozenset(("pods", "count/pods", "cpu", "memory", "ephemeral-storage",
+                            "requests.cpu", "requests.memory", "requests.ephemeral-storage",
+                            "limits.cpu", "limits.memory", "limits.ephemeral-storage"))
+
+
+def _extended(name: str) -> bool:
+    """``IsExtendedResourceName``: domain-qualified, and not in kubernetes.io."""
+    return "/" in name and not name.startswith(("kubernetes.io/", "requests."))
 _ONE = Quantity(1)
 
 
@@ -519,7 +527,7 @@ def _compute_usage(requests: dict[str, Quantity], limits: dict[str, Quantity]
     for r, q in requests.items():
         if r.startswith("hugepages-"):
             out[r] = out[f"requests.{r}"] = q
-        elif "/" in r and not r.startswith("kubernetes.io/"):  # an extended resource
+        elif _extended(r):
             out[f"requests.{r}"] = q
     return out
 
@@ -602,8 +610,9 @@ class _Evaluator:
         if self.group:
             return name == self.count
         if self.resource == "pods":
-            return name in ("pods", "count/pods", "cpu", "memory", "ephemeral-storage") or (
-                name.startswith(("requests.", "limits.", "hugepages-")))
+            return name in _POD_RESOURCES or name.startswith(("hugepages-",
+                                                              "requests.hugepages-")) or (
+                name.startswith("requests.") and _extended(name[len("requests."):]))
         if self.resource == "services":
             return name in ("services", "count/services", "services.nodeports",
                             "services.loadbalancers")

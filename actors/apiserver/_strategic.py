@@ -29,10 +29,13 @@ import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ._patch import json_copy, json_equal
+from actors.api import Status, bad_request
+
+from ._patch import PatchError, json_copy, json_equal
 
 __all__ = ["LAST_APPLIED_ANNOTATION", "StrategicMergePatchError", "apply_patch",
-           "patch_meta", "strategic_merge_patch", "three_way_merge", "with_last_applied"]
+           "patch_meta", "strategic_merge_patch", "three_way_merge", "two_way_merge",
+           "with_last_applied"]
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 DIRECTIVE = "$patch"
@@ -121,6 +124,12 @@ class StrategicMergePatchError(ValueError):
         super().__init__(message)
         self.message = message
         self.code = code
+
+    def status(self) -> Status:
+        """``interpretStrategicMergePatchError``: 400 with the message, or the generic 422."""
+        if self.code == 422:
+            return PatchError(self.message).status()
+        return bad_request(self.message)
 
 
 def _go_fmt(v: Any) -> str:
@@ -704,6 +713,12 @@ def _diff_lists_of_maps(original: list[Any], modified: list[Any], f: Field,
                 deletions.append({DIRECTIVE: "delete", f.key: a[i][f.key]})
             i += 1
     return patch, deletions
+
+
+def two_way_merge(original: dict[str, Any], modified: dict[str, Any],
+                  kind: str) -> dict[str, Any]:
+    """``CreateTwoWayMergePatch``: the patch that turns ``original`` into ``modified``."""
+    return _diff_maps(original, modified, type_of_kind(kind), _Diff())
 
 
 def three_way_merge(original_applied: dict[str, Any] | None, modified: dict[str, Any],

@@ -420,3 +420,13 @@ def test_default_chain_end_to_end():
     assert result.quota_updates[0]["status"]["used"] == {"pods": "1", "requests.cpu": "100m"}
     with pytest.raises(ApiError):
         chain.run(create(pod(ns="old"), ns="old"))
+
+
+def test_pod_quota_ignores_storage_and_counts_extended_resources():
+    q = quota({"requests.storage": "1Gi", "requests.example.com/gpu": "1"},
+              {"requests.storage": "0", "requests.example.com/gpu": "1"})
+    rq = ResourceQuota(lambda ns: [q])
+    assert rq.validate(create(pod())) == ()  # no gpu asked, storage is not a pod resource
+    e = forbidden(rq.validate, create(pod(containers=[ctr(requests={"example.com/gpu": "1"},
+                                                          limits={"example.com/gpu": "1"})])))
+    assert "requested: requests.example.com/gpu=1" in e.message

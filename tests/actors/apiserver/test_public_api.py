@@ -8,7 +8,7 @@ PUBLIC = {
     # patches
     "PatchError", "json_copy", "json_equal", "json_merge_patch", "json_patch",
     "LAST_APPLIED_ANNOTATION", "StrategicMergePatchError", "apply_patch", "patch_meta",
-    "strategic_merge_patch", "three_way_merge", "with_last_applied",
+    "strategic_merge_patch", "three_way_merge", "two_way_merge", "with_last_applied",
     # authentication
     "ANONYMOUS", "SYSTEM_AUTHENTICATED", "SYSTEM_MASTERS", "SYSTEM_NODES",
     "SYSTEM_SERVICEACCOUNTS", "SYSTEM_UNAUTHENTICATED", "ServiceAccountToken",

@@ -283,3 +283,11 @@ def test_apply_patch_round_trip_reaches_the_manifest():
     assert merged["metadata"]["labels"] == {"added-by": "someone-else"}
     assert json.loads(merged["metadata"]["annotations"][LAST_APPLIED_ANNOTATION])["data"] == {
         "a": "3"}
+
+
+def test_error_statuses_follow_interpret_strategic_merge_patch_error():
+    with pytest.raises(StrategicMergePatchError) as e:
+        strategic_merge_patch(pod(c("a")), {"spec": {"containers": [{"image": "x"}]}}, "Pod")
+    assert (e.value.status().code, e.value.status().reason) == (400, "BadRequest")
+    status = StrategicMergePatchError("lists of lists are not supported", 422).status()
+    assert (status.code, status.reason) == (422, "Invalid")
