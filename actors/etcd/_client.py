@@ -117,6 +117,11 @@ class EtcdClient:
             except (ActorDead, UnknownActor, Unavailable) as e:
                 if self._leader == target:
                     self._leader = None
+                if is_write and isinstance(e, ActorDead) and e.why in ("crashed", "stopped"):
+                    # The member went down while it held the request: it may have proposed it
+                    # (and the entry may commit under the next leader). Retrying could apply
+                    # the write twice; failing would claim it was not applied.
+                    raise UnknownOutcome(f"etcd member {target} went down: outcome unknown") from e
                 last_error = e
                 await anyio.sleep(0.01)
                 continue

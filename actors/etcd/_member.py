@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from actors.etcd._client import UnknownOutcome
 from actors.etcd._kv_messages import (
     CompactionRequest,
     DeleteRangeRequest,
@@ -56,6 +57,13 @@ from actors.etcd._member_messages import (
     Unavailable,
 )
 from actors.etcd._member_storage import RaftDisk
+from actors.etcd._observer import (
+    Applied,
+    AppliedEntry,
+    BecameLeader,
+    SnapshotInstalled,
+    entry_digest,
+)
 from actors.etcd._raft import (
     ConfChange,
     Entry,
@@ -100,6 +108,14 @@ class EtcdConfig(msgspec.Struct, frozen=True):
     lease_check_interval: float = 0.5
     progress_interval: float = 5.0  # progress notifications to watchers that asked for them
     joining: bool = False  # added by MemberAdd: starts with no voters until it learns them
+    # Test hooks, off by default. `observer`: an actor address told small records of what this
+    # member applies and when it becomes leader (`_observer`), for the safety checks of fault
+    # campaigns. `unsafe_commit_old_term`: Raft's Figure-8 bug on purpose (see RaftNode).
+    observer: str | None = None
+    unsafe_commit_old_term: bool = False
+    pre_vote: bool = True
+    check_quorum: bool = True
+    max_entries_per_msg: int = 256
 
 
 class _Tick(msgspec.Struct, frozen=True, tag="etcd.tick"):
@@ -136,7 +152,11 @@ class EtcdMember(Actor):
             rng=self.rng,
             election_tick=cfg.election_tick,
             heartbeat_tick=cfg.heartbeat_tick,
+            pre_vote=cfg.pre_vote,
+            check_quorum=cfg.check_quorum,
+            max_entries_per_msg=cfg.max_entries_per_msg,
             storage=persisted,
+            unsafe_commit_old_term=cfg.unsafe_commit_old_term,
         )
         self.sm = KVStateMachine(member_id=self.id)
         if persisted is not None and persisted.snapshot is not None and persisted.snapshot.data:
@@ -149,6 +169,14 @@ class EtcdMember(Actor):
         self.processing_scheduled = False
         self.role = Role.FOLLOWER
         self.lead = 0
+        self.observer = cfg.observer
+        self.boot = 0
+        if self.observer is not None:
+            # Observed runs count starts durably, so reports of a restarted member are told
+            # apart from the re-application of its log.
+            self.boot = int(self.store.get("observer/boot", 0)) + 1
+            self.store.put("observer/boot", self.boot)
+            self.store.sync()
         self.every(cfg.tick_interval, _Tick())
         self.every(cfg.lease_check_interval, _LeaseCheck())
         self.every(cfg.progress_interval, _Progress())
@@ -197,13 +225,16 @@ class EtcdMember(Actor):
             if to is not None:
                 self.tell(to, msg)
         if rd.snapshot is not None and rd.snapshot.data:
-            self.sm.restore(rd.snapshot.data)
+            self._install_snapshot(rd.snapshot.index, rd.snapshot.data)
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.role, rd.soft_state.lead)
         if rd.hard_state is not None:
             self.sm.raft_term = rd.hard_state.term
-        for entry in rd.committed_entries:
-            self._apply(entry)
+        if self.observer is None:
+            for entry in rd.committed_entries:
+                self._apply(entry)
+        elif rd.committed_entries:
+            self._apply_observed(rd.committed_entries)
         self._flush_watches()
         for rs in rd.read_states:
             pending = self.reads.pop(rs.ctx, None)
@@ -213,9 +244,29 @@ class EtcdMember(Actor):
         self.node.advance(rd)
         self._maybe_snapshot()
 
+    def _install_snapshot(self, index: int, data: bytes) -> None:
+        self.sm.restore(data)
+        # Our proposals at or below the snapshot may or may not be in it: the log that would
+        # tell is gone. Their outcome is unknown (a definite failure would be a lie).
+        for i in [i for i in self.pending if i <= index]:
+            self.pending.pop(i)[1].fail(UnknownOutcome(
+                "etcdserver: proposal overtaken by a snapshot; outcome unknown"))
+        if self.observer is not None:
+            self.tell(self.observer, SnapshotInstalled(self.id, self.boot, index))
+
+    def _apply_observed(self, entries: tuple[Entry, ...]) -> None:
+        records = []
+        for entry in entries:
+            self._apply(entry)
+            records.append(AppliedEntry(entry.index, entry.term, entry_digest(entry), self.sm.revision))
+        assert self.observer is not None
+        self.tell(self.observer, Applied(self.id, self.boot, self.node.term, tuple(records)))
+
     def _on_soft_state(self, role: Role, lead: int) -> None:
         was_leader = self.role is Role.LEADER
         self.role, self.lead = role, lead
+        if role is Role.LEADER and not was_leader and self.observer is not None:
+            self.tell(self.observer, BecameLeader(self.id, self.boot, self.node.term))
         if role is Role.LEADER and not was_leader:
             # Leases survive a leader change: the new leader gives each its full TTL again.
             self.sm.lessor.promote(self.now(), extend=self.config.election_tick * self.config.tick_interval)
@@ -259,8 +310,9 @@ class EtcdMember(Actor):
             else:
                 reply.fail(ProposalFailed())
         if pending and min(pending) < entry.index:
+            # Only a snapshot skips entries, and _install_snapshot answered those already.
             for index in [i for i in pending if i < entry.index]:
-                pending.pop(index)[1].fail(ProposalFailed())
+                pending.pop(index)[1].fail(UnknownOutcome("etcdserver: outcome unknown"))
 
     def _await_slot(self, index: int) -> None:
         old = self.pending.pop(index, None)
@@ -417,12 +469,14 @@ class EtcdMember(Actor):
             self._kick()
 
     @handler
-    def _on_watch_create(self, m: WatchCreateRequest) -> Any:
+    def _on_watch_create(self, m: WatchCreateRequest) -> None:
         watch_id = self.sm.watch_hub.create(m)
         self.watch_owner[watch_id] = self.sender
         self.monitor(self.sender)
+        # The watch id first, then its responses (same link, in order): a client routes
+        # responses by id, so any that arrived before the id would be dropped.
+        self.defer_reply().send(watch_id)
         self._flush_watches()
-        return watch_id
 
     @handler
     def _on_watch_cancel(self, m: WatchCancelRequest) -> None:
