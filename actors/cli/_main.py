@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._demo import demo
+from ._sim import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,3 +15,4 @@ def main() -> None:
 
 
 main.add_command(demo)
+main.add_command(sim)
