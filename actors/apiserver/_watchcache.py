@@ -38,7 +38,16 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from actors.api import ApiError, ListMeta, StatusCause, bad_request, expired, invalid
+from actors.api import (
+    ApiError,
+    ListMeta,
+    StatusCause,
+    UnknownResource,
+    bad_request,
+    expired,
+    invalid,
+    lookup,
+)
 from actors.api import timeout as timeout_status
 from actors.api._fields import FieldSelector, FieldSelectorError, check_supported
 from actors.api._fields import parse_field_selector as _parse_fields
@@ -121,11 +130,18 @@ _CLUSTER_SCOPED = {"nodes", "namespaces", "persistentvolumes", "clusterroles",
 _POD_EXTRA = ("status.podIPs",)  # accepted by pods' field-label conversion, never set
 
 
+def _namespaced(resource: str) -> bool:
+    try:
+        return lookup(resource).namespaced
+    except UnknownResource:
+        return resource not in _CLUSTER_SCOPED
+
+
 def selectable_fields(resource: str, obj: Obj) -> dict[str, str]:
     """The field set field selectors match against (``<Kind>ToSelectableFields``)."""
     meta = obj.get("metadata") or {}
     out = {"metadata.name": _s(meta.get("name"))}
-    if resource not in _CLUSTER_SCOPED:
+    if _namespaced(resource):
         out["metadata.namespace"] = _s(meta.get("namespace"))
     extra = _FIELDS.get(resource)
     return {**out, **extra(obj)} if extra else out
@@ -281,6 +297,12 @@ class WatchCache:
 
     def __init__(self, resource: str, *, capacity: int = 1000, kind: str = "",
                  api_version: str = "v1", max_pending: int = 10_000) -> None:
+        if not kind:  # the bookmark's kind and apiVersion, from the registry when known
+            try:
+                info = lookup(resource)
+                kind, api_version = info.kind, info.api_version
+            except UnknownResource:
+                pass
         self.resource, self.kind, self.api_version = resource, kind, api_version
         self.capacity, self.max_pending = capacity, max_pending
         self._store: dict[str, Obj] = {}

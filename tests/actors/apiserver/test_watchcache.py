@@ -240,3 +240,12 @@ def test_selectable_fields_per_resource():
         "status.successful"] == "2"
     assert Predicate("namespaces", field_selector="status.phase=Active").matches(
         {"metadata": {"name": "x"}, "status": {"phase": "Active"}})
+
+
+def test_bookmarks_name_the_kind_from_the_registry():
+    c = WatchCache("deployments")
+    c.replace([], 7)
+    w = c.watch(resource_version="7", allow_bookmarks=True)
+    c.bookmark()
+    assert w.drain() == [{"type": "BOOKMARK", "object": {
+        "kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "7"}}}]
