@@ -100,6 +100,9 @@ class CacheSet:
         self.caches: dict[str, ResourceCache] = {}
         self._next_id = 1
         self._owner: dict[int, ResourceCache] = {}  # api watch id -> its cache
+        # Watches whose opening reply is not sent yet: their events wait, so an asker always
+        # gets the reply (with the watch id) before the events.
+        self._held: dict[int, tuple[str, dict[str, Any]] | None] = {}
         self.closed = False
 
     # ---- feeding ------------------------------------------------------------------------
@@ -229,14 +232,28 @@ class CacheSet:
                 raise
             # The stream opens and ends at once with the 410, as the apiserver answers a
             # watch from a compacted revision.
-            self.actor.tell(asker, WatchEvent(wid, "ERROR", to_dict(e.status)))
+            self._held[wid] = (asker, to_dict(e.status))
             return wid
         rc.watchers[wid] = (asker, w)
         self._owner[wid] = rc
-        self._send(rc, wid)
+        self._held[wid] = None
         return wid
 
+    def release(self, wid: int) -> None:
+        """The watch's reply is sent: its events may flow."""
+        if wid not in self._held:
+            return
+        error = self._held.pop(wid)
+        if error is not None:
+            self.actor.tell(error[0], WatchEvent(wid, "ERROR", error[1]))
+            return
+        rc = self._owner.get(wid)
+        if rc is not None and wid in rc.watchers:
+            self._send(rc, wid)
+
     def _send(self, rc: ResourceCache, wid: int) -> None:
+        if wid in self._held:
+            return
         asker, w = rc.watchers[wid]
         for ev in w.drain():
             self.actor.tell(asker, WatchEvent(wid, ev["type"], ev["object"]))
@@ -250,6 +267,7 @@ class CacheSet:
     def _end(self, rc: ResourceCache, wid: int, asker: str, reason: str) -> None:
         entry = rc.watchers.pop(wid, None)
         self._owner.pop(wid, None)
+        self._held.pop(wid, None)
         if entry is not None:
             rc.cache.stop(entry[1])
         if reason != "stopped":

@@ -184,8 +184,12 @@ async def _create_once(req: Req, svc: Services, obj: dict[str, Any]) -> dict[str
 
 def should_delete_during_update(new: dict[str, Any], old: dict[str, Any]) -> bool:
     """``ShouldDeleteDuringUpdate``: no finalizers left on an object whose deletion was
-    requested and whose grace period is over (0 or unset)."""
+    requested and whose grace period is over (0 or unset). A namespace also needs its
+    ``spec.finalizers`` empty (``ShouldDeleteNamespaceDuringUpdate``): the finalize call
+    that removes the last one deletes it."""
     if get_meta(new).get("finalizers"):
+        return False
+    if new.get("kind") == "Namespace" and (new.get("spec") or {}).get("finalizers"):
         return False
     old_meta = get_meta(old)
     if not old_meta.get("deletionTimestamp"):
@@ -211,7 +215,7 @@ async def _write(req: Req, svc: Services, obj: dict[str, Any], cur: Stored,
     key = req.key(get_meta(cur.obj).get("name"))
     if should_delete_during_update(obj, cur.obj):
         await svc.storage.delete(key, cur.rv)
-        return obj
+        return obj  # clients expect the object a PUT succeeded with
     if same_object(obj, cur.obj):
         return cur.obj
     lease = await write_lease(req, svc)
@@ -292,8 +296,7 @@ def apply_patch_document(req: Req, patch_type: str, current: dict[str, Any], doc
     except PatchError as e:
         raise ApiError(e.status()) from None
     except StrategicMergePatchError as e:
-        raise ApiError(bad_request(e.message) if e.code == 400 else _invalid_patch(e.message)
-                       ) from None
+        raise ApiError(e.status()) from None
     if not isinstance(out, dict):
         raise ApiError(bad_request("the patched document is not an object"))
     return out
@@ -305,9 +308,6 @@ def _unsupported_patch(patch_type: str) -> Status:
                    f'types include: application/json-patch+json, application/merge-patch+json,'
                    f' application/apply-patch+yaml (got "{patch_type}")')
 
-
-def _invalid_patch(message: str) -> Status:
-    return failure(422, "Invalid", message)
 
 
 async def patch(req: Req, svc: Services) -> tuple[int, dict[str, Any]]:

@@ -185,6 +185,8 @@ class KubeApiServer(Actor):
             reply.send(ApiResponse(500, to_dict(internal_error(f"{type(e).__name__}: {e}"))))
             raise  # a bug: crash loudly after answering
         reply.send(resp)
+        if resp.watch_id:
+            self.caches.release(resp.watch_id)
 
     def _authenticate(self, token: str) -> UserInfo:
         return self.authn.authenticate(f"Bearer {token}" if token else None,
