@@ -273,8 +273,12 @@ class RaftNode(LeaderMixin, FollowerMixin):
             self._prev_hard = rd.hard_state
         if rd.snapshot is not None:
             self._log.snapshot_applied(rd.snapshot)
-        if rd.entries:
-            self._log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
+        # Entries overwritten since this Ready was made stay unstable (persisted again later);
+        # by Log Matching, the longest still-matching prefix of rd.entries is on disk as is.
+        for e in reversed(rd.entries):
+            if self._log.match_term(e.index, e.term):
+                self._log.stable_to(e.index, e.term)
+                break
         for e in rd.committed_entries:
             self._log.applied_to(e.index)
             if e.type == EntryType.CONF_CHANGE:

@@ -197,7 +197,9 @@ class LeaderMixin(RaftBase):
                 self._maybe_send_append(m.frm)
             return
         was_paused = pr.is_paused()
-        if not pr.maybe_update(m.index):
+        updated = pr.maybe_update(m.index)
+        # A probe answered at the match we already knew still proves the logs agree there.
+        if not updated and not (pr.state is ProgressState.PROBE and pr.match == m.index):
             return
         if pr.state is ProgressState.PROBE:
             pr.become_replicate()

@@ -17,6 +17,7 @@ from actors.etcd._raft import (
     MsgApp,
     MsgHeartbeat,
     MsgPreVote,
+    MsgPreVoteResp,
     MsgTimeoutNow,
     MsgVote,
     MsgVoteResp,
@@ -344,3 +345,36 @@ def test_unapplied_conf_change_blocks_campaigning() -> None:
     node._log.commit_to(1)
     node.campaign()
     assert node.role is Role.FOLLOWER
+
+
+def test_prevote_never_changes_the_voters_term_or_vote() -> None:
+    node = RaftNode(1, [1, 2, 3], rng=random.Random(0))
+    ents = (Entry(1, 1), Entry(1, 2))
+    node.step(MsgApp(frm=2, to=1, term=1, log_term=0, index=0, entries=ents, commit=2))
+    node.advance(node.ready())
+    for _ in range(2 * ET):  # the leader went quiet: no lease any more
+        node.tick()
+    node.advance(node.ready())
+    term, vote = node.term, node.vote
+    # A pre-candidate with a stale log is refused; one with a good log is granted; in both
+    # cases the voter's own term and vote stay as they were (thesis §9.6).
+    node.step(MsgPreVote(frm=3, to=1, term=term + 1, log_term=1, index=1))
+    node.step(MsgPreVote(frm=2, to=1, term=term + 1, log_term=1, index=2))
+    msgs = node.ready().messages
+    assert (node.term, node.vote) == (term, vote)
+    assert MsgPreVoteResp(frm=1, to=3, term=term, reject=True) in msgs
+    assert MsgPreVoteResp(frm=1, to=2, term=term + 1) in msgs
+
+
+def test_a_stale_pre_candidate_cannot_raise_anyones_term() -> None:
+    c = Cluster(3, seed=15)
+    c.elect(1)
+    c.cut(1, 3)
+    c.propose(1, b"x")  # node 3 lags behind
+    c.deliver_all()
+    c.crash(1)
+    terms = {i: c.node(i).term for i in (2, 3)}
+    for _ in range(3):
+        c.campaign(3)  # pre-votes with a stale log, and no lease to stop them
+        c.deliver_all()
+    assert {i: c.node(i).term for i in (2, 3)} == terms

@@ -326,3 +326,17 @@ def test_followers_forward_read_but_a_candidate_drops_a_forwarded_proposal() -> 
     c.process_ready(3)
     assert c.node(3).role in (Role.PRE_CANDIDATE, Role.CANDIDATE)
     assert not [m for m in c.in_flight if getattr(m, "data", None) == b"nowhere"]
+
+
+def test_follower_commits_only_up_to_the_last_new_entry() -> None:
+    """Raft paper Figure 2: commitIndex = min(leaderCommit, index of last new entry). Entries
+    past the ones this MsgApp vouched for may be stale and must not be committed."""
+    node = RaftNode(1, [1, 2, 3], rng=random.Random(0))
+    stale = tuple(Entry(term=1, index=i, data=b"s%d" % i) for i in range(1, 5))
+    node.step(MsgApp(frm=2, to=1, term=1, log_term=0, index=0, entries=stale, commit=0))
+    node.advance(node.ready())
+    # A leader of term 2 whose index 4 differs sends entries up to 3 only, with commit 4.
+    node.step(MsgApp(frm=3, to=1, term=2, log_term=1, index=2, entries=stale[2:3], commit=4))
+    rd = node.ready()
+    assert node.status().commit == 3
+    assert [e.index for e in rd.committed_entries] == [1, 2, 3]

@@ -154,6 +154,15 @@ def test_progress_probe_replicate_snapshot_cycle() -> None:
     assert pr.next == 21
 
 
+def test_votes_from_non_voters_never_count() -> None:
+    trk = ProgressTracker([1, 2, 3])
+    trk.record_vote(1, True)
+    trk.record_vote(7, True)
+    trk.record_vote(8, True)
+    assert trk.vote_result() is VoteResult.PENDING
+    assert trk.committed is not None and not trk.has_quorum({1, 7, 8})
+
+
 def test_tracker_commit_index_and_votes() -> None:
     trk = ProgressTracker([1, 2, 3, 4, 5])
     trk.reset_progress(10, self_id=1, max_inflight=4)
@@ -255,6 +264,19 @@ def test_ready_advance_contract() -> None:
         node.ready()
     node.advance(rd)
     assert not node.has_ready()
+
+
+def test_entries_overwritten_between_ready_and_advance_are_handed_out_again() -> None:
+    node = _node()
+    old = (Entry(1, 1, data=b"a"), Entry(1, 2, data=b"b"))
+    node.step(MsgApp(frm=2, to=1, term=1, log_term=0, index=0, entries=old, commit=0))
+    rd = node.ready()
+    assert rd.entries == old
+    # Before the shell acknowledges, a new leader overwrites index 2.
+    new = Entry(2, 2, data=b"B")
+    node.step(MsgApp(frm=3, to=1, term=2, log_term=1, index=1, entries=(new,), commit=0))
+    node.advance(rd)
+    assert node.ready().entries == (new,)
 
 
 def test_step_rejects_a_message_for_another_node() -> None:
