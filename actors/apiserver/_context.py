@@ -42,6 +42,11 @@ class Req:
     patch_type: str | None = None
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def dry_run(self) -> bool:
+        """``?dryRun=All``: every step but the writes."""
+        return self.params.get("dryRun") == "All"
+
     def key(self, name: str | None = None) -> str:
         return self.ri.key(self.namespace if self.ri.namespaced else None, name or self.name or "")
 

@@ -236,6 +236,9 @@ async def _execute(req: Req, svc: Services, cur: Stored,
         plan = plan_delete(req, cur.obj, opts, now)
     if plan.pending:
         return 202, finalized(req, cur.obj)
+    if req.dry_run:
+        out = plan.write if plan.write is not None else cur.obj
+        return (200, finalized(req, out)) if plan.delete_now else (202, out)
     key = req.key()
     rv, out = cur.rv, cur.obj
     if plan.write is not None:

@@ -3,6 +3,7 @@
 ``endpoints/handlers``), over etcd through ``_storage``.
 
 What it is:
+- ``dryRun=All`` runs every step but the writes and answers what would have been stored;
 - ``get``: a quorum read from etcd (resourceVersion unset or "not older than"); from the
   watch cache for ``resourceVersion=0`` ("any");
 - ``create``: decode, default, system fields, strategy, admission, validation, then
@@ -164,6 +165,8 @@ async def _create_once(req: Req, svc: Services, obj: dict[str, Any]) -> dict[str
     if ri.resource == "jobs":
         obj = to_dict(generate_job_selector(typed(ri, obj)))
     validate_object(ri, obj)
+    if req.dry_run:
+        return obj
     await svc.admission.charge(quotas)
     name = get_meta(obj)["name"]
     key = req.key(name)
@@ -211,6 +214,8 @@ async def _write(req: Req, svc: Services, obj: dict[str, Any], cur: Stored,
         else:
             obj = prepare_for_update(ri, obj, cur.obj, finalize=mode == "finalize")
         validate_object(ri, obj, cur.obj)
+        if req.dry_run:
+            return obj
         await svc.admission.charge(quotas)
     key = req.key(get_meta(cur.obj).get("name"))
     if should_delete_during_update(obj, cur.obj):

@@ -245,3 +245,19 @@ def test_unknown_resource(cluster):
     with pytest.raises(ApiError) as e:
         cluster.get("widgets", "x")
     assert e.value.code == 404
+
+
+def test_dry_run_writes_nothing(cluster):
+    out = cluster.create(cm("a", {"k": "v"}), params={"dryRun": "All"})
+    assert out["metadata"]["uid"] and "resourceVersion" not in out["metadata"]
+    with pytest.raises(ApiError):
+        cluster.get("configmaps", "a")
+    real = cluster.create(cm("a", {"k": "v"}))
+    out = cluster.request("patch", "configmaps", name="a", namespace="default",
+                          body={"data": {"k": "w"}}, patch_type="merge",
+                          params={"dryRun": "All"})
+    assert out["data"] == {"k": "w"}
+    assert cluster.get("configmaps", "a") == real
+    cluster.request("delete", "configmaps", name="a", namespace="default",
+                    params={"dryRun": "All"})
+    assert cluster.get("configmaps", "a") == real
