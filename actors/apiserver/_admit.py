@@ -10,8 +10,8 @@ a cache is looked up live in etcd before the chain runs (NamespaceLifecycle's an
 ServiceAccount's live lookup), so an object created a moment ago through another
 apiserver — whose event this one has not seen yet — is found.
 
-Concurrency model: ``run`` awaits only its live lookups, then runs the pure chain; plugins
-are built per request (they are small) so no state is shared between requests.
+Concurrency model: ``run`` awaits only its live lookups, then runs the pure chain without
+awaiting, so the lookups it hands the plugins are its own request's.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ class ChainAdmission:
         self.storage = storage
         self.rng = rng
         self.enabled = enabled
+        # The live lookups of the request being admitted. The chain runs synchronously
+        # right after they are set, so requests never see each other's.
+        self._found: dict[tuple[str, str, str], Obj | None] = {}
+        self._chain = self._build_chain()
 
     # ---- lookups --------------------------------------------------------------------------
     def _items(self, resource: str, namespace: str | None) -> list[Obj]:
@@ -77,11 +81,11 @@ class ChainAdmission:
         return found
 
     # ---- the chain ------------------------------------------------------------------------
-    def _chain(self, found: dict[tuple[str, str, str], Obj | None]) -> AdmissionChain:
+    def _build_chain(self) -> AdmissionChain:
         def get(resource: str, namespace: str | None, name: str) -> Obj | None:
             key = (resource, namespace or "", name)
-            if key in found:
-                return found[key]
+            if key in self._found:
+                return self._found[key]
             return self._get(resource, namespace, name)
 
         def items(resource: str) -> Any:
@@ -108,7 +112,11 @@ class ChainAdmission:
             namespace=req.namespace or "", name=req.name or meta.get("name") or "",
             object=obj, old_object=old, user=req.user,
             dry_run=req.params.get("dryRun") == "All")
-        admitted = self._chain(found).run(attrs)
+        self._found = found
+        try:
+            admitted = self._chain.run(attrs)
+        finally:
+            self._found = {}
         return admitted.object, tuple(admitted.quota_updates)
 
     async def charge(self, quotas: Iterable[Obj]) -> None:

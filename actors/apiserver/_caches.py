@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from actors.api import ApiError, ResourceInfo, all_resources, expired, to_dict
+from actors.api import ApiError, ResourceInfo, all_resources, bad_request, expired, to_dict
 from actors.etcd import EtcdClient, EtcdError, UnknownOutcome, Watch
 from actors.etcd._kv_messages import WatchProgressRequest
 
@@ -193,10 +193,14 @@ class CacheSet:
         p = req.params
         rv = p.get("resourceVersion", "")
         token = p.get("continue", "")
+        try:
+            limit = int(p.get("limit") or 0)
+        except ValueError:
+            raise ApiError(bad_request(f"invalid limit {p.get('limit')!r}")) from None
         kwargs = dict(namespace=req.namespace or "", label_selector=p.get("labelSelector", ""),
                       field_selector=p.get("fieldSelector", ""), resource_version=rv,
                       resource_version_match=p.get("resourceVersionMatch", ""),
-                      limit=int(p.get("limit") or 0), continue_token=token)
+                      limit=max(0, limit), continue_token=token)
         cache = rc.cache
         if not rv and not token:
             target = await self._consistent_revision(rc)

@@ -129,8 +129,7 @@ class KubeApiServer(Actor):
 
     async def _start(self) -> None:
         cfg = self.config
-        # The master lease first (a write): it also gets a fresh etcd leader's reads going,
-        # which the member serves only once an entry of the new term has been applied.
+        # The master lease first: a write, so it also waits out an etcd still electing.
         await self._retrying(self.reconciler.renew)
         await self.caches.start_all()
         self.serving.set()
@@ -225,9 +224,20 @@ class KubeApiServer(Actor):
         if ri.resource in _RBAC_RESOURCES:
             self._rbac = None  # rebuilt at the next authorization that needs it
 
+    @staticmethod
+    def _check_scope(m: ApiRequest, ri: ResourceInfo) -> None:
+        """A request for one object needs its name (and namespace, when namespaced): there
+        is no such URL otherwise."""
+        one = m.verb in ("get", "update", "patch", "delete") or bool(m.subresource)
+        if one and (not m.name or (ri.namespaced and not m.namespace)) \
+                and ri.resource != "componentstatuses":
+            raise ApiError(failure(404, "NotFound", "the server could not find the requested "
+                                                    "resource"))
+
     async def _handle(self, m: ApiRequest, asker: str) -> ApiResponse:
         user = self._authenticate(m.token)
         ri = self._resolve(m)
+        self._check_scope(m, ri)
         namespace = m.namespace if ri.namespaced else None
         req = Req(verb=m.verb, ri=ri, user=user, namespace=namespace or None, name=m.name,
                   subresource=m.subresource, params=dict(m.params), body=m.body,

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 _READS = ("get", "list", "watch")
-_counter = itertools.count()
 
 
 def _resolve(resource: str) -> ResourceInfo:
@@ -170,7 +169,8 @@ class Client:
         req = ApiRequest(verb="watch", resource=ri.resource, group=ri.group, version=ri.version,
                          namespace=namespace if ri.namespaced else None, params=params,
                          token=self._token, user_agent="kubetwin-python")
-        address = f"$watch-{next(_counter)}"
+        # Named from the simulation's own count, so the same run gives the same addresses.
+        address = f"$watch-{sum(1 for a in self._sim.system.cells if a.startswith('$watch-'))}"
         self._sim.spawn(address, WatchCollector, self._apiservers, req, resume=resume,
                         first=next(self._rr) % len(self._apiservers), policy=NEVER_RESTART)
         handle = WatchHandle(self._sim, address)

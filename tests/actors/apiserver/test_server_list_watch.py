@@ -223,3 +223,18 @@ def test_two_apiservers_agree():
         eps = a.get("endpoints", "kubernetes")
         assert [x["ip"] for x in eps["subsets"][0]["addresses"]] == ["192.168.49.2",
                                                                      "192.168.49.3"]
+
+
+def test_the_compactor_compacts_etcd_every_interval(cluster):
+    from actors.etcd import RangeRequest
+
+    cluster.create(cm("a"))
+    early = int(cluster.list("configmaps", "default")["metadata"]["resourceVersion"])
+    old = cluster.sim.ask("etcd-0", RangeRequest(key=b"/registry/configmaps/default/a",
+                                                 revision=early))
+    assert old.kvs
+    cluster.advance(2 * 300 + 1)  # the first round records a revision, the second compacts it
+    resp = cluster.sim.ask("etcd-0", RangeRequest(key=b"/registry/configmaps/default/a",
+                                                  revision=early))
+    assert getattr(resp, "code", "") == "compacted"
+    assert cluster.get("configmaps", "a")
