@@ -201,10 +201,12 @@ class PodProbes:
 
     def __init__(self) -> None:
         self._workers: dict[str, dict[str, ProbeWorker]] = {}
+        self._instance: dict[str, str] = {}
 
     def container_started(self, name: str, container: dict[str, Any], container_id: str,
                           started_at: float) -> None:
         """A new container instance runs: fresh workers for each probe it declares."""
+        self._instance[name] = container_id
         self._workers[name] = {
             kind: ProbeWorker(kind, ProbeSpec.from_dict(container[field]), container_id,
                               started_at)
@@ -212,14 +214,19 @@ class PodProbes:
 
     def container_gone(self, name: str) -> None:
         self._workers.pop(name, None)
+        self._instance.pop(name, None)
 
     def _worker(self, name: str, container_id: str, kind: str) -> ProbeWorker | None:
         w = self._workers.get(name, {}).get(kind)
         return w if w is not None and w.container_id == container_id else None
 
+    def _known(self, name: str, container_id: str) -> bool:
+        """False for an instance other than the one the workers were made for."""
+        return self._instance.get(name, container_id) == container_id
+
     def started(self, name: str, container_id: str) -> bool:
         w = self._worker(name, container_id, STARTUP)
-        return w is None or w.result == SUCCESS
+        return self._known(name, container_id) and (w is None or w.result == SUCCESS)
 
     def ready(self, name: str, container_id: str) -> bool:
         if not self.started(name, container_id):

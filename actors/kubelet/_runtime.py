@@ -157,6 +157,10 @@ class ContainerRuntime:
         self._counter = 0
         self._clock = float("-inf")
 
+    def _tick(self, now: float) -> None:
+        """Request-time work (a packet through netsim) is stamped with the latest time seen."""
+        self._clock = max(self._clock, now)
+
     def _new_id(self, kind: str) -> str:
         self._counter += 1
         return hashlib.sha256(f"{self.node}/{kind}/{self._counter}".encode()).hexdigest()
@@ -167,6 +171,7 @@ class ContainerRuntime:
                         attempt: int = 0, host_network: bool = False) -> str:
         """Create and start the pause container; returns the sandbox id. Its network is not
         ready until ``attach_network``."""
+        self._tick(now)
         sid = self._new_id("sandbox")
         h = sid[:32]
         netns = f"cni-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -254,6 +259,7 @@ class ContainerRuntime:
         """Start the container's process. Raises ``StartFailure`` (the container is then
         exited with code 128, reason StartError) when its executable does not exist."""
         c = self._container(container_id)
+        self._tick(now)
         if c.status.state != CONTAINER_CREATED:
             raise ValueError(f"container {container_id} is {c.status.state}, not created")
         c.ctx.time = now
@@ -272,6 +278,7 @@ class ContainerRuntime:
         """Send the stop signal; SIGKILL at ``now + grace`` if the app has not exited. Returns
         the time by which the container will have exited."""
         c = self._container(container_id)
+        self._tick(now)
         if c.status.state != CONTAINER_RUNNING:
             if c.status.state == CONTAINER_CREATED:
                 self._exit(c, now, 0)
