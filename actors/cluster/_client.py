@@ -110,8 +110,8 @@ class Client:
         return self.request("get", resource, name=name, namespace=namespace,  # type: ignore[no-any-return]
                             subresource=subresource)
 
-    def list(self, resource: str, namespace: str | None = None, *,
-             label_selector: str | None = None, field_selector: str | None = None,
+    def list(self, resource: str, namespace: str | None = None,
+             label_selector: str | None = None, field_selector: str | None = None, *,
              limit: int | None = None, continue_: str | None = None,
              resource_version: str | None = None) -> dict[str, Any]:
         """The List object (``items``, ``metadata.resourceVersion``, ``metadata.continue``)."""
@@ -133,8 +133,8 @@ class Client:
                             namespace=meta.get("namespace") or "default", body=obj,
                             subresource=subresource)
 
-    def patch(self, resource: str, name: str, patch: Any, namespace: str | None = "default", *,
-              type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+    def patch(self, resource: str, name: str, patch: Any, namespace: str | None = "default",
+              type: str = "merge", *, subresource: str | None = None) -> dict[str, Any]:
         """``type``: ``merge`` (RFC 7386), ``json`` (RFC 6902), ``strategic`` or ``apply``."""
         return self.request("patch", resource, name=name, namespace=namespace, body=patch,  # type: ignore[no-any-return]
                             patch_type=type, subresource=subresource)
@@ -153,8 +153,8 @@ class Client:
         three-way strategic merge). Returns the objects as stored."""
         return apply_manifests(self, manifests)
 
-    def watch(self, resource: str, namespace: str | None = None, *,
-              resource_version: str | None = None, label_selector: str | None = None,
+    def watch(self, resource: str, namespace: str | None = None,
+              resource_version: str | None = None, label_selector: str | None = None, *,
               field_selector: str | None = None, bookmarks: bool = True,
               resume: bool = True) -> WatchHandle:
         """Start a watch; ``drain()`` on the handle gives the events seen so far. With

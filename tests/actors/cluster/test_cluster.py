@@ -139,3 +139,18 @@ def test_registered_components_are_built_and_spawned(monkeypatch):
         assert e.value.code == 403
     with pytest.raises(ValueError):
         register_component("widgets", kubelets)
+
+
+def test_etcd_quorum_loss_and_recovery():
+    with simulate(ClusterSpec(etcd_members=3, nodes=[]), seed=4) as cluster:
+        cluster.crash("etcd-1")
+        cluster.crash("etcd-2")
+        with pytest.raises(ApiError) as e:
+            cluster.create(cm("a"))
+        assert e.value.code == 500 and "etcdserver: request timed out" in e.value.message
+        cluster.restart("etcd-1")
+        cluster.restart("etcd-2")
+        cluster.advance(5)
+        cluster.create(cm("a"))
+        assert [o["metadata"]["name"] for o in cluster.list("configmaps", "default")["items"]] \
+            == ["a"]
