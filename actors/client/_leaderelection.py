@@ -329,7 +329,10 @@ class LeaderElector:
 
     # ---- public --------------------------------------------------------------------------
     def start(self) -> asyncio.Task[Any]:
-        if self._task is None:
+        """Spawn ``run`` on the client's actor; again after a lost lease if the component wants
+        to campaign anew (most exit instead: kube-scheduler and kube-controller-manager die on
+        ``OnStoppedLeading`` and are restarted — crash the actor for that)."""
+        if self._task is None or self._task.done():
             self._task = self._actor.spawn(self.run(), name=f"{self._actor.name}:leader-election:{self.name}")
         return self._task
 
