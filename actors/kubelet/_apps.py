@@ -332,99 +332,127 @@ class _Shell:
 
     def builtin(self, words: list[str]) -> Generator[Effect, None, int]:
         cmd, args = words[0].rsplit("/", 1)[-1], words[1:]
-        files = self.ctx.files
-        if cmd in ("sh", "bash", "ash"):
-            if len(args) >= 2 and args[0] == "-c":
-                return (yield from self.run_list(parse_script(args[1])))
-            return 0  # no stdin in a container: the shell reads EOF and exits
-        if cmd in ("true", ":"):
-            return 0
-        if cmd == "false":
-            return 1
-        if cmd == "exit":
-            raise _Exit(int(args[0]) if args and args[0].lstrip("-").isdigit() else self.status)
-        if cmd == "exec":
-            return (yield from self.builtin(args)) if args else 0
-        if cmd == "sleep":
-            secs = _seconds(args[0]) if args else None
-            if secs is None:
-                yield self.emit(f"sleep: invalid number '{args[0] if args else ''}'", "stderr")
-                return 1
-            self.elapsed += secs
-            yield ("sleep", secs)
-            return 0
-        if cmd == "tail" and "-f" in args:
-            yield ("sleep", INF)
-            return 0
-        if cmd == "echo":
-            newline = [a for a in args if a not in ("-n", "-e")]
-            yield self.emit(" ".join(newline))
-            return 0
-        if cmd == "printf":
-            if args:
-                yield self.emit(args[0].replace("\\n", "\n").rstrip("\n") % tuple(args[1:]))
-            return 0
-        if cmd == "touch":
-            for path in args:
-                yield ("touch", path, files.get(path, ""))
-            return 0
-        if cmd == "rm":
-            force = any(a.startswith("-") and "f" in a for a in args)
-            status = 0
-            for path in (a for a in args if not a.startswith("-")):
-                if path in files:
-                    yield ("rm", path)
-                elif not force:
-                    yield self.emit(f"rm: can't remove '{path}': No such file or directory",
-                                    "stderr")
-                    status = 1
-            return status
-        if cmd == "cat":
-            status = 0
-            for path in args:
-                if path in files:
-                    for line in files[path].splitlines():
-                        yield self.emit(line)
-                else:
-                    yield self.emit(f"cat: can't open '{path}': No such file or directory",
-                                    "stderr")
-                    status = 1
-            return status
-        if cmd in ("test", "["):
-            args = [a for a in args if a != "]"]
-            if len(args) == 2 and args[0] in ("-e", "-f", "-s"):
-                return 0 if args[1] in files else 1
-            if len(args) == 2 and args[0] == "-d":
-                return 0 if any(p.startswith(args[1].rstrip("/") + "/") for p in files) else 1
-            return 0 if args and args[-1] else 1
-        if cmd == "ls":
-            status = 0
-            for path in args or []:
-                if path in files:
-                    yield self.emit(path)
-                else:
-                    yield self.emit(f"ls: {path}: No such file or directory", "stderr")
-                    status = 1
-            return status
-        if cmd in ("mkdir", "cd", "export", "set", "ulimit", "wait", "sync"):
-            return 0
-        if cmd == "trap":
-            if args and ("TERM" in args[1:] or "SIGTERM" in args[1:] or "15" in args[1:]):
-                m = re.search(r"exit\s*(\d*)", args[0])
-                self.ctx.sigterm = (0.0, int(m.group(1) or 0)) if m else None
-            return 0
-        if cmd == "date":
-            yield self.emit(_busybox_date(self.ctx.time + self.elapsed))
-            return 0
-        if cmd == "hostname":
-            yield self.emit(self.ctx.hostname)
-            return 0
-        if cmd in ("env", "printenv"):
-            for k in sorted(self.env):
-                yield self.emit(f"{k}={self.env[k]}")
-            return 0
+        fixed = _FIXED_STATUS.get(cmd)
+        if fixed is not None:
+            return fixed
+        handler = getattr(self, "_cmd_" + _COMMANDS.get(cmd, "unknown"))
+        return (yield from handler(cmd, args))
+
+    def _cmd_unknown(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
         yield self.emit(f"sh: {cmd}: not found", "stderr")
         return 127
+
+    def _cmd_sh(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        if len(args) >= 2 and args[0] == "-c":
+            return (yield from self.run_list(parse_script(args[1])))
+        return 0  # no stdin in a container: the shell reads EOF and exits
+
+    def _cmd_exit(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        raise _Exit(int(args[0]) if args and args[0].lstrip("-").isdigit() else self.status)
+        yield  # a generator, like every command
+
+    def _cmd_exec(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        return (yield from self.builtin(args)) if args else 0
+
+    def _cmd_sleep(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        if cmd == "tail":  # tail -f /dev/null: forever
+            secs: float | None = INF if "-f" in args else 0.0
+        else:
+            secs = _seconds(args[0]) if args else None
+        if secs is None:
+            yield self.emit(f"sleep: invalid number '{args[0] if args else ''}'", "stderr")
+            return 1
+        self.elapsed += secs
+        yield ("sleep", secs)
+        return 0
+
+    def _cmd_echo(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        if cmd == "printf":
+            if args:
+                fmt = args[0].replace("\\n", "\n").rstrip("\n")
+                try:
+                    text = fmt % tuple(args[1:])
+                except (TypeError, ValueError):
+                    text = fmt
+                yield self.emit(text)
+            return 0
+        yield self.emit(" ".join(a for a in args if a not in ("-n", "-e")))
+        return 0
+
+    def _cmd_touch(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        for path in args:
+            yield ("touch", path, self.ctx.files.get(path, ""))
+        return 0
+
+    def _cmd_rm(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        force = any(a.startswith("-") and "f" in a for a in args)
+        status = 0
+        for path in (a for a in args if not a.startswith("-")):
+            if path in self.ctx.files:
+                yield ("rm", path)
+            elif not force:
+                yield self.emit(f"rm: can't remove '{path}': No such file or directory",
+                                "stderr")
+                status = 1
+        return status
+
+    def _cmd_cat(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        status = 0
+        for path in args:
+            if path not in self.ctx.files:
+                yield self.emit(f"cat: can't open '{path}': No such file or directory", "stderr")
+                status = 1
+                continue
+            for line in self.ctx.files[path].splitlines():
+                yield self.emit(line)
+        return status
+
+    def _cmd_ls(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        status = 0
+        for path in args:
+            if path in self.ctx.files:
+                yield self.emit(path)
+            else:
+                yield self.emit(f"ls: {path}: No such file or directory", "stderr")
+                status = 1
+        return status
+
+    def _cmd_test(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        args = [a for a in args if a != "]"]
+        files = self.ctx.files
+        if len(args) == 2 and args[0] in ("-e", "-f", "-s"):
+            return 0 if args[1] in files else 1
+        if len(args) == 2 and args[0] == "-d":
+            return 0 if any(p.startswith(args[1].rstrip("/") + "/") for p in files) else 1
+        return 0 if args and args[-1] else 1
+        yield
+
+    def _cmd_trap(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        if args and ("TERM" in args[1:] or "SIGTERM" in args[1:] or "15" in args[1:]):
+            m = re.search(r"exit\s*(\d*)", args[0])
+            self.ctx.sigterm = (0.0, int(m.group(1) or 0)) if m else None
+        return 0
+        yield
+
+    def _cmd_info(self, cmd: str, args: list[str]) -> Generator[Effect, None, int]:
+        if cmd == "date":
+            yield self.emit(_busybox_date(self.ctx.time + self.elapsed))
+        elif cmd == "hostname":
+            yield self.emit(self.ctx.hostname)
+        else:
+            for k in sorted(self.env):
+                yield self.emit(f"{k}={self.env[k]}")
+        return 0
+
+
+# What each command word runs (`_Shell._cmd_<name>`); words with a fixed status do nothing else.
+_COMMANDS = {"sh": "sh", "bash": "sh", "ash": "sh", "exit": "exit", "exec": "exec",
+             "sleep": "sleep", "tail": "sleep", "echo": "echo", "printf": "echo",
+             "touch": "touch", "rm": "rm", "cat": "cat", "ls": "ls", "test": "test", "[": "test",
+             "trap": "trap", "date": "info", "hostname": "info", "env": "info",
+             "printenv": "info"}
+_FIXED_STATUS = {"true": 0, ":": 0, "false": 1, "mkdir": 0, "cd": 0, "export": 0, "set": 0,
+                 "ulimit": 0, "wait": 0, "sync": 0}
 
 
 def _seconds(text: str) -> float | None:
@@ -452,9 +480,7 @@ def _shell_program(ctx: AppContext, argv: list[str]) -> Program:
         return 2
 
 
-_SHELL_WORDS = {"sh", "bash", "ash", "sleep", "echo", "true", "false", "exit", "touch", "rm",
-                "cat", "test", "[", "ls", "date", "hostname", "env", "printenv", "tail", "printf",
-                "exec", "mkdir", "trap", ":"}
+_SHELL_WORDS = set(_COMMANDS) | set(_FIXED_STATUS)
 
 
 def _not_found(cmd: str) -> str:

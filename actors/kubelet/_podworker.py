@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from actors.api import memory_bytes
@@ -194,6 +194,7 @@ class PodWorker:
     """The kubelet's worker for one pod on one node (see the module docstring)."""
 
     pod: Obj
+    _: KW_ONLY
     runtime: ContainerRuntime
     images: ImageCache
     node_ip: str = ""
@@ -306,6 +307,8 @@ class PodWorker:
             self._step(now)
             if not self._again:
                 break
+        else:
+            self._wakes.append(now)  # more to do at once: the caller syncs again
         self._report(now)
         if self._finished and self._deleting() and not self._deleted:
             self._deleted = True

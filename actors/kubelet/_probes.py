@@ -117,30 +117,8 @@ def evaluate(spec: ProbeSpec, *, runtime: ContainerRuntime, container_id: str,
         return ProbeOutcome(SUCCESS if res.exit_code == 0 else FAILURE, res.output)
     sandbox = runtime.container_status(container_id).sandbox_id
     if "httpGet" in h:
-        g = h["httpGet"] or {}
-        port = _port(g.get("port", 0), container)
-        host = g.get("host") or pod_ip
-        path = g.get("path") or "/"
-        scheme = (g.get("scheme") or "HTTP").lower()
-        url = f"{scheme}://{host}:{port}{path}"
-        headers = tuple((x.get("name", ""), x.get("value", "")) for x in g.get("httpHeaders") or ())
-        headers = (("User-Agent", "kube-probe/1.31"), ("Accept", "*/*"), *headers)
-        if port is None:
-            return ProbeOutcome(FAILURE, error=f"unable to find port {g.get('port')!r}")
-        if http is not None:
-            resp = http(host, port, path, headers, float(spec.timeout))
-        else:
-            resp = runtime.http_get(sandbox, port, path, now=now, headers=headers,
-                                    client_ip=pod_ip)
-        if resp is None:
-            return ProbeOutcome(FAILURE, f'Get "{url}": dial tcp {host}:{port}: connect: '
-                                         "connection refused")
-        if resp.delay > spec.timeout:
-            return ProbeOutcome(FAILURE, f'Get "{url}": context deadline exceeded '
-                                         "(Client.Timeout exceeded while awaiting headers)")
-        if 200 <= resp.status < 400:
-            return ProbeOutcome(SUCCESS)
-        return ProbeOutcome(FAILURE, f"HTTP probe failed with statuscode: {resp.status}")
+        return _http_probe(spec, h["httpGet"] or {}, runtime, sandbox, container, pod_ip, now,
+                           http)
     if "tcpSocket" in h or "grpc" in h:
         t = h.get("tcpSocket") or h.get("grpc") or {}
         port = _port(t.get("port", 0), container)
@@ -152,6 +130,32 @@ def evaluate(spec: ProbeSpec, *, runtime: ContainerRuntime, container_id: str,
                                          f"{spec.timeout}s")
         return ProbeOutcome(FAILURE, f"dial tcp {host}:{port}: connect: connection refused")
     return ProbeOutcome(FAILURE, error="missing probe handler")
+
+
+def _http_probe(spec: ProbeSpec, g: dict[str, Any], runtime: ContainerRuntime, sandbox: str,
+                container: dict[str, Any], pod_ip: str, now: float,
+                http: HttpProber | None) -> ProbeOutcome:
+    port = _port(g.get("port", 0), container)
+    if port is None:
+        return ProbeOutcome(FAILURE, error=f"unable to find port {g.get('port')!r}")
+    host = g.get("host") or pod_ip
+    path = g.get("path") or "/"
+    url = f"{(g.get('scheme') or 'HTTP').lower()}://{host}:{port}{path}"
+    headers = (("User-Agent", "kube-probe/1.31"), ("Accept", "*/*"),
+               *((x.get("name", ""), x.get("value", "")) for x in g.get("httpHeaders") or ()))
+    if http is not None:
+        resp = http(host, port, path, headers, float(spec.timeout))
+    else:
+        resp = runtime.http_get(sandbox, port, path, now=now, headers=headers, client_ip=pod_ip)
+    if resp is None:
+        return ProbeOutcome(FAILURE, f'Get "{url}": dial tcp {host}:{port}: connect: '
+                                     "connection refused")
+    if resp.delay > spec.timeout:
+        return ProbeOutcome(FAILURE, f'Get "{url}": context deadline exceeded '
+                                     "(Client.Timeout exceeded while awaiting headers)")
+    if 200 <= resp.status < 400:
+        return ProbeOutcome(SUCCESS)
+    return ProbeOutcome(FAILURE, f"HTTP probe failed with statuscode: {resp.status}")
 
 
 class ProbeWorker:

@@ -393,69 +393,88 @@ def _term_reason(term: Obj, prefix: str = "") -> str:
     return f"{prefix}ExitCode:{term.get('exitCode', 0)}"
 
 
-def pod_columns(pod: Obj, now: float) -> tuple[str, str, str]:
-    """kubectl get pods' READY, STATUS and RESTARTS for `pod` at `now` (``printPod``)."""
-    spec, st = pod.get("spec") or {}, pod.get("status") or {}
-    conds = st.get("conditions") or []
-    reason = st.get("reason") or st.get("phase") or ""
-    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
-           for c in conds):
-        reason = "SchedulingGated"
+def _finished(cs: Obj) -> float:
+    return _epoch(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+
+
+@dataclass
+class _Row:
+    reason: str
+    ready: int = 0
+    restarts: int = 0
+    last: float = 0.0  # when the last restart's predecessor finished
+    side_restarts: int = 0
+    side_last: float = 0.0
+
+
+def _init_column(row: _Row, spec: Obj, st: Obj) -> bool:
+    """printPod's pass over init containers; True while the pod is initializing."""
     inits = {c.get("name"): c for c in spec.get("initContainers") or []}
     sidecars = {n for n, c in inits.items() if c.get("restartPolicy") == "Always"}
-    total = len(spec.get("containers") or []) + len(sidecars)
-    ready = restarts = side_restarts = 0
-    last = side_last = 0.0
-    initializing = False
     for i, cs in enumerate(st.get("initContainerStatuses") or []):
-        restarts += cs.get("restartCount", 0)
-        finished = _epoch(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
-        last = max(last, finished)
+        row.restarts += cs.get("restartCount", 0)
+        row.last = max(row.last, _finished(cs))
         if cs.get("name") in sidecars:
-            side_restarts += cs.get("restartCount", 0)
-            side_last = max(side_last, finished)
+            row.side_restarts += cs.get("restartCount", 0)
+            row.side_last = max(row.side_last, _finished(cs))
         state = cs.get("state") or {}
         term, wait = state.get("terminated"), state.get("waiting")
         if term is not None and term.get("exitCode", 0) == 0:
             continue
         if cs.get("name") in sidecars and cs.get("started"):
-            ready += bool(cs.get("ready"))
+            row.ready += bool(cs.get("ready"))
             continue
-        initializing = True
         if term is not None:
-            reason = _term_reason(term, "Init:")
+            row.reason = _term_reason(term, "Init:")
         elif wait is not None and wait.get("reason") and wait["reason"] != "PodInitializing":
-            reason = "Init:" + wait["reason"]
+            row.reason = "Init:" + wait["reason"]
         else:
-            reason = f"Init:{i}/{len(inits)}"
-        break
-    if not initializing or _has_true(conds, "Initialized"):
-        restarts, last = side_restarts, side_last
-        running = False
-        for cs in reversed(st.get("containerStatuses") or []):
-            restarts += cs.get("restartCount", 0)
-            last = max(last, _epoch(((cs.get("lastState") or {}).get("terminated") or {})
-                                    .get("finishedAt")))
-            state = cs.get("state") or {}
-            wait, term = state.get("waiting"), state.get("terminated")
-            if wait is not None and wait.get("reason"):
-                reason = wait["reason"]
-            elif term is not None:
-                reason = _term_reason(term)
-            elif cs.get("ready") and state.get("running") is not None:
-                running = True
-                ready += 1
-        if reason == "Completed" and running:
-            reason = "Running" if _has_true(conds, "Ready") else "NotReady"
+            row.reason = f"Init:{i}/{len(inits)}"
+        return True
+    return False
+
+
+def _regular_column(row: _Row, st: Obj, conds: list[Obj]) -> None:
+    """printPod's pass over regular containers, last to first."""
+    row.restarts, row.last = row.side_restarts, row.side_last
+    running = False
+    for cs in reversed(st.get("containerStatuses") or []):
+        row.restarts += cs.get("restartCount", 0)
+        row.last = max(row.last, _finished(cs))
+        state = cs.get("state") or {}
+        wait, term = state.get("waiting"), state.get("terminated")
+        if wait is not None and wait.get("reason"):
+            row.reason = wait["reason"]
+        elif term is not None:
+            row.reason = _term_reason(term)
+        elif cs.get("ready") and state.get("running") is not None:
+            running = True
+            row.ready += 1
+    if row.reason == "Completed" and running:
+        row.reason = "Running" if _has_true(conds, "Ready") else "NotReady"
+
+
+def pod_columns(pod: Obj, now: float) -> tuple[str, str, str]:
+    """kubectl get pods' READY, STATUS and RESTARTS for `pod` at `now` (``printPod``)."""
+    spec, st = pod.get("spec") or {}, pod.get("status") or {}
+    conds = st.get("conditions") or []
+    row = _Row(st.get("reason") or st.get("phase") or "")
+    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+           for c in conds):
+        row.reason = "SchedulingGated"
+    total = len(spec.get("containers") or []) + sum(
+        c.get("restartPolicy") == "Always" for c in spec.get("initContainers") or [])
+    if not _init_column(row, spec, st) or _has_true(conds, "Initialized"):
+        _regular_column(row, st, conds)
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         if st.get("reason") == "NodeLost":
-            reason = "Unknown"
+            row.reason = "Unknown"
         elif st.get("phase") not in ("Succeeded", "Failed"):
-            reason = "Terminating"
-    restarts_text = str(restarts)
-    if restarts and last:
-        restarts_text += f" ({human_duration(now - last)} ago)"
-    return f"{ready}/{total}", reason, restarts_text
+            row.reason = "Terminating"
+    restarts = str(row.restarts)
+    if row.restarts and row.last:
+        restarts += f" ({human_duration(now - row.last)} ago)"
+    return f"{row.ready}/{total}", row.reason, restarts
 
 
 def pod_display_status(pod: Obj) -> str:
