@@ -189,7 +189,7 @@ def _default_pull_policy(image: str) -> str:
     return "Always" if (last.partition(":")[2] or "latest") == "latest" else "IfNotPresent"
 
 
-@dataclass
+@dataclass(eq=False)
 class PodWorker:
     """The kubelet's worker for one pod on one node (see the module docstring)."""
 

@@ -49,6 +49,7 @@ from actors.kubelet._apps import (
     start_app,
 )
 from actors.kubelet._images import ImageCache, normalize_image
+from netsim import NetsimError
 
 __all__ = [
     "CONTAINER_CREATED",
@@ -446,7 +447,7 @@ class ContainerRuntime:
             return self._serve(cid, port, proto, packet)
         try:
             sb.listen(port, proto, handler)
-        except (ValueError, LookupError, RuntimeError):  # netsim's DeviceExists and kin
+        except (NetsimError, ValueError):  # DeviceExists: the port is taken in that namespace
             return False
         return True
 

@@ -405,3 +405,14 @@ def test_shared_backoff_and_startcontainer_actions():
     assert shared.keys() and shared.keys()[0].startswith("x_default_uid-x_app_")
     assert sum(isinstance(a, StartContainer) for _, a in t.actions) == 3
     assert not any(isinstance(a, TeardownNetwork) for _, a in t.actions)
+
+
+def test_host_network_pods_ask_for_the_nodes_address():
+    t = run(make_pod("etcd-minikube", [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.12-0",
+                                        "command": ["etcd"]}], hostNetwork=True), 10,
+            ip="192.168.49.2")
+    setup = next(a for _, a in t.actions if isinstance(a, SetupNetwork))
+    assert setup.host_network and setup.namespace == "default"
+    st = t.worker.status
+    assert st["podIP"] == st["hostIP"] == "192.168.49.2"
+    assert st["containerStatuses"][0]["ready"]

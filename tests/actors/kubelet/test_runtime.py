@@ -190,3 +190,18 @@ def test_pods_answer_through_the_simulated_network(rt):
     rt.stop_container(nginx, 30, T0 + 1)
     rt.advance(T0 + 2)
     assert client_ns.listening() == ()
+
+
+def test_host_network_pods_share_the_nodes_ports(rt):
+    fabric = Fabric()
+    host = fabric.add_node("minikube", "192.168.49.2", "10.244.0.0/24").host
+    first = rt.run_pod_sandbox("uid-a", "etcd-minikube", "kube-system", now=T0, host_network=True)
+    second = rt.run_pod_sandbox("uid-b", "nginx-host", "default", now=T0, host_network=True)
+    for sid in (first, second):
+        assert rt.sandbox_status(sid).host_network
+        rt.attach_network(sid, "192.168.49.2", listen=host.listen, unlisten=host.unlisten)
+    a = run(rt, first, "nginx", name="a")
+    b = run(rt, second, "nginx", name="b")
+    assert rt.container_status(a).state == CONTAINER_RUNNING
+    assert rt.container_status(b).exit_code == 1  # 0.0.0.0:80 is the first pod's
+    assert (80, "TCP") in host.listening()
