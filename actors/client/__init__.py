@@ -14,6 +14,8 @@ from ._informer import (
     Backoff,
     HandlerRegistration,
     InformerStats,
+    Reflector,
+    ReflectorStore,
     SharedInformer,
     SharedInformerFactory,
 )
@@ -99,6 +101,8 @@ __all__ = [
     "QueueStats",
     "RateLimiter",
     "RateLimitingQueue",
+    "Reflector",
+    "ReflectorStore",
     "ResourceLock",
     "Result",
     "SharedInformer",

@@ -2,7 +2,8 @@
 and the factory giving a component one informer per resource — client-go's ``tools/cache``.
 
 What it is, as client-go does it:
-- **Reflector.** List (the first list at resourceVersion "0", any state the server has; later
+- **Reflector** (``Reflector(client, resource, store)``, writing to anything with
+  client-go's Store verbs: an ``Indexer`` for a plain mirror, or a ``SharedInformer``). List (the first list at resourceVersion "0", any state the server has; later
   relists at the last seen version; "" — a quorum read — when that version is unavailable:
   410 Expired or 504 "Too large resource version"), paging 500 at a time when listing at
   ""/"0"; then watch from the list's resourceVersion with bookmarks on and a timeout drawn
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import msgspec
@@ -53,7 +54,15 @@ if TYPE_CHECKING:
 
     from ._rest import Client
 
-__all__ = ["Backoff", "HandlerRegistration", "InformerStats", "SharedInformer", "SharedInformerFactory"]
+__all__ = [
+    "Backoff",
+    "HandlerRegistration",
+    "InformerStats",
+    "Reflector",
+    "ReflectorStore",
+    "SharedInformer",
+    "SharedInformerFactory",
+]
 
 MIN_RESYNC_PERIOD = 1.0
 MIN_WATCH_TIMEOUT = 300.0
@@ -125,6 +134,155 @@ def _is_too_large_rv(err: ApiError) -> bool:
     return err.code == 504 and "Too large resource version" in err.message
 
 
+class ReflectorStore(Protocol):
+    """What a reflector writes to (client-go's ``Store``): an ``Indexer`` mirrors the server;
+    a ``SharedInformer`` also tells its handlers."""
+
+    def add(self, obj: dict[str, Any]) -> None: ...
+
+    def update(self, obj: dict[str, Any]) -> None: ...
+
+    def delete(self, obj: dict[str, Any]) -> None: ...
+
+    def replace(self, objs: list[dict[str, Any]], resource_version: str) -> None: ...
+
+
+class Reflector:
+    """List, then watch, one resource into a store, until stopped (see the module docstring)."""
+
+    def __init__(self, client: Client, resource: str, store: ReflectorStore, *,
+                 namespace: str | None = None, label_selector: Any = None,
+                 field_selector: Any = None) -> None:
+        self.client = client
+        self.resource = lookup(resource).resource
+        self.store = store
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.last_sync_resource_version = ""
+        self._actor = client.actor
+        self._loop = client.actor.system.loop
+        self._backoff = Backoff(client.actor.rng)
+        self._rv_unavailable = False
+        self._watch: WatchStream | None = None
+        self._stopped = False
+        self.counts = {"lists": 0, "watches": 0, "events": 0, "expired": 0, "errors": 0}
+        self.last_error = ""
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._watch is not None:
+            self._watch.stop()
+
+    async def run(self) -> None:
+        """ListAndWatch until stopped, backing off between rounds (``wait.BackoffUntil``)."""
+        while not self._stopped:
+            try:
+                await self.list_and_watch()
+            except (ApiError, TransportError) as e:
+                self.counts["errors"] += 1
+                self.last_error = str(e)
+                self._actor.log.info("list/watch failed", resource=self.resource, error=str(e))
+            await anyio.sleep(self._backoff.next(self._loop.time()))
+
+    async def list_and_watch(self) -> None:
+        """One round: list, then watch (re-opening ended watches) until a watch fails."""
+        await self._list()
+        while not self._stopped:
+            timeout = MIN_WATCH_TIMEOUT * (1.0 + self._actor.rng.random())
+            start = self._loop.time()
+            try:
+                stream = await self.client.watch(
+                    self.resource, self.namespace, resource_version=self.last_sync_resource_version,
+                    label_selector=self.label_selector, field_selector=self.field_selector,
+                    allow_bookmarks=True, timeout_seconds=timeout,
+                )
+            except TransportError:
+                await anyio.sleep(self._backoff.next(self._loop.time()))
+                continue
+            except ApiError as e:
+                if e.code == 429:
+                    await anyio.sleep(self._backoff.next(self._loop.time()))
+                    continue
+                if _is_expired(e):
+                    self.counts["expired"] += 1
+                    return  # relist at the last seen version
+                raise
+            self.counts["watches"] += 1
+            self._watch = stream
+            try:
+                err = await self._consume(stream)
+            finally:
+                stream.stop()
+                self._watch = None
+            if err is not None:
+                if _is_expired(err):
+                    self.counts["expired"] += 1
+                    return
+                raise err
+            if stream.events == 0 and self._loop.time() - start < 1.0:
+                self.last_error = f"very short watch of {self.resource}"
+                return
+
+    async def _list(self) -> None:
+        self.counts["lists"] += 1
+        try:
+            items, rv = await self._list_pages(self._relist_rv())
+        except ApiError as e:
+            if not (_is_expired(e) or _is_too_large_rv(e)):
+                raise
+            # The version we asked for is gone (or not there yet): a quorum read always works.
+            self._rv_unavailable = True
+            items, rv = await self._list_pages(self._relist_rv())
+        self._rv_unavailable = False
+        self.store.replace(items, rv)
+        self.last_sync_resource_version = rv
+
+    def _relist_rv(self) -> str:
+        if self._rv_unavailable:
+            return ""
+        return self.last_sync_resource_version or "0"
+
+    async def _list_pages(self, rv: str) -> tuple[list[dict[str, Any]], str]:
+        # client-go's pager: pages of 500 for ""/"0", a single unpaged list at an exact version.
+        limit = PAGE_SIZE if rv in ("", "0") else None
+        kw = {"label_selector": self.label_selector, "field_selector": self.field_selector}
+        page = await self.client.list(self.resource, self.namespace, limit=limit, resource_version=rv, **kw)
+        items = list(page.get("items") or ())
+        while (page.get("metadata") or {}).get("continue"):
+            try:
+                page = await self.client.list(self.resource, self.namespace, limit=limit,
+                                              continue_=page["metadata"]["continue"], **kw)
+            except ApiError as e:
+                if not _is_expired(e):
+                    raise
+                # The continue token expired: fall back to one full list (FullListIfExpired).
+                page = await self.client.list(self.resource, self.namespace, resource_version=rv, **kw)
+                items = list(page.get("items") or ())
+                break
+            items.extend(page.get("items") or ())
+        return items, (page.get("metadata") or {}).get("resourceVersion") or ""
+
+    async def _consume(self, stream: WatchStream) -> ApiError | None:
+        async for type_, obj in stream:
+            if type_ == "ERROR":
+                return stream.error
+            self.counts["events"] += 1
+            if type_ == "ADDED":
+                self.store.add(obj)
+            elif type_ == "MODIFIED":
+                self.store.update(obj)
+            elif type_ == "DELETED":
+                self.store.delete(obj)
+            elif type_ != "BOOKMARK":
+                self._actor.log.warning("unknown watch event type", resource=self.resource, type=type_)
+                continue
+            rv = _rv(obj)
+            if rv:
+                self.last_sync_resource_version = rv
+        return None
+
+
 class SharedInformer:
     """A cache of one resource kept current by a reflector, with event handlers."""
 
@@ -148,17 +306,14 @@ class SharedInformer:
         self.indexer = Indexer(indexers)
         self._actor = client.actor
         self._loop = client.actor.system.loop
-        self._backoff = Backoff(client.actor.rng)
+        self.reflector = Reflector(client, self.resource, self, namespace=namespace,
+                                   label_selector=label_selector, field_selector=field_selector)
         self._handlers: list[HandlerRegistration] = []
         self._synced = False
         self._sync_waiters: list[asyncio.Future[None]] = []
-        self._last_rv = ""
-        self._rv_unavailable = False
         self._tasks: list[asyncio.Task[Any]] = []
-        self._watch: WatchStream | None = None
         self._stopped = False
-        self._n = {"lists": 0, "watches": 0, "events": 0, "expired": 0, "errors": 0, "resyncs": 0}
-        self._last_error = ""
+        self._resyncs = 0
 
     # ---- public API --------------------------------------------------------------------------
     @property
@@ -167,7 +322,7 @@ class SharedInformer:
 
     @property
     def last_sync_resource_version(self) -> str:
-        return self._last_rv
+        return self.reflector.last_sync_resource_version
 
     def has_synced(self) -> bool:
         return self._synced
@@ -211,13 +366,12 @@ class SharedInformer:
         if self._tasks or self._stopped:
             return
         tag = f"{self._actor.name}:informer:{self.resource}"
-        self._tasks.append(self._actor.spawn(self.run(), name=tag))
+        self._tasks.append(self._actor.spawn(self.reflector.run(), name=tag))
         self._tasks.append(self._actor.spawn(self._resync_loop(), name=tag + ":resync"))
 
     def stop(self) -> None:
         self._stopped = True
-        if self._watch is not None:
-            self._watch.stop()
+        self.reflector.stop()
         for t in self._tasks:
             t.cancel()
         self._tasks.clear()
@@ -243,125 +397,29 @@ class SharedInformer:
         return [o for o in items if label_selector.matches((o.get("metadata") or {}).get("labels") or {})]
 
     def statistics(self) -> InformerStats:
-        n = self._n
+        n = self.reflector.counts
         return InformerStats(
             resource=self.resource, synced=self._synced, items=len(self.indexer),
-            last_sync_resource_version=self._last_rv, lists=n["lists"], watches=n["watches"],
-            watch_events=n["events"], expired=n["expired"], errors=n["errors"],
-            resyncs=n["resyncs"], last_error=self._last_error,
+            last_sync_resource_version=self.last_sync_resource_version, lists=n["lists"],
+            watches=n["watches"], watch_events=n["events"], expired=n["expired"],
+            errors=n["errors"], resyncs=self._resyncs, last_error=self.reflector.last_error,
         )
 
-    # ---- the reflector -------------------------------------------------------------------
-    async def run(self) -> None:
-        """ListAndWatch until stopped, backing off between rounds (``wait.BackoffUntil``)."""
-        while not self._stopped:
-            try:
-                await self._list_and_watch()
-            except (ApiError, TransportError) as e:
-                self._n["errors"] += 1
-                self._last_error = str(e)
-                self._actor.log.info("list/watch failed", resource=self.resource, error=str(e))
-            await anyio.sleep(self._backoff.next(self._loop.time()))
+    # ---- the store the reflector writes to: cache, then handlers --------------------------
+    def add(self, obj: dict[str, Any]) -> None:
+        self._upsert(obj)
 
-    async def _list_and_watch(self) -> None:
-        await self._list()
-        while not self._stopped:
-            timeout = MIN_WATCH_TIMEOUT * (1.0 + self._actor.rng.random())
-            start = self._loop.time()
-            try:
-                stream = await self.client.watch(
-                    self.resource, self.namespace, resource_version=self._last_rv,
-                    label_selector=self.label_selector, field_selector=self.field_selector,
-                    allow_bookmarks=True, timeout_seconds=timeout,
-                )
-            except TransportError:
-                await anyio.sleep(self._backoff.next(self._loop.time()))
-                continue
-            except ApiError as e:
-                if e.code == 429:
-                    await anyio.sleep(self._backoff.next(self._loop.time()))
-                    continue
-                if _is_expired(e):
-                    self._n["expired"] += 1
-                    return  # relist at the last seen version
-                raise
-            self._n["watches"] += 1
-            self._watch = stream
-            try:
-                err = await self._consume(stream)
-            finally:
-                stream.stop()
-                self._watch = None
-            if err is not None:
-                if _is_expired(err):
-                    self._n["expired"] += 1
-                    return
-                raise err
-            if stream.events == 0 and self._loop.time() - start < 1.0:
-                self._last_error = f"very short watch of {self.resource}"
-                return
+    def update(self, obj: dict[str, Any]) -> None:
+        self._upsert(obj)
 
-    async def _list(self) -> None:
-        self._n["lists"] += 1
-        try:
-            items, rv = await self._list_pages(self._relist_rv())
-        except ApiError as e:
-            if not (_is_expired(e) or _is_too_large_rv(e)):
-                raise
-            # The version we asked for is gone (or not there yet): a quorum read always works.
-            self._rv_unavailable = True
-            items, rv = await self._list_pages(self._relist_rv())
-        self._rv_unavailable = False
-        self._replace(items, rv)
-        self._last_rv = rv
+    def delete(self, obj: dict[str, Any]) -> None:
+        # An unknown key was already deleted (or never seen): client-go ignores it too.
+        key = meta_namespace_key(obj)
+        if key in self.indexer:
+            self.indexer.delete(key)
+            self._notify_delete(obj)
 
-    def _relist_rv(self) -> str:
-        if self._rv_unavailable:
-            return ""
-        return self._last_rv or "0"
-
-    async def _list_pages(self, rv: str) -> tuple[list[dict[str, Any]], str]:
-        # client-go's pager: pages of 500 for ""/"0", a single unpaged list at an exact version.
-        limit = PAGE_SIZE if rv in ("", "0") else None
-        kw = {"label_selector": self.label_selector, "field_selector": self.field_selector}
-        page = await self.client.list(self.resource, self.namespace, limit=limit, resource_version=rv, **kw)
-        items = list(page.get("items") or ())
-        while (page.get("metadata") or {}).get("continue"):
-            try:
-                page = await self.client.list(self.resource, self.namespace, limit=limit,
-                                              continue_=page["metadata"]["continue"], **kw)
-            except ApiError as e:
-                if not _is_expired(e):
-                    raise
-                # The continue token expired: fall back to one full list (FullListIfExpired).
-                page = await self.client.list(self.resource, self.namespace, resource_version=rv, **kw)
-                items = list(page.get("items") or ())
-                break
-            items.extend(page.get("items") or ())
-        return items, (page.get("metadata") or {}).get("resourceVersion") or ""
-
-    async def _consume(self, stream: WatchStream) -> ApiError | None:
-        async for type_, obj in stream:
-            if type_ == "ERROR":
-                return stream.error
-            self._n["events"] += 1
-            if type_ in ("ADDED", "MODIFIED"):
-                self._upsert(obj)
-            elif type_ == "DELETED":
-                key = meta_namespace_key(obj)
-                if key in self.indexer:
-                    self.indexer.delete(key)
-                    self._notify_delete(obj)
-            elif type_ != "BOOKMARK":
-                self._actor.log.warning("unknown watch event type", resource=self.resource, type=type_)
-                continue
-            rv = _rv(obj)
-            if rv:
-                self._last_rv = rv
-        return None
-
-    # ---- the shared informer: cache, then handlers -----------------------------------------
-    def _replace(self, items: list[dict[str, Any]], rv: str) -> None:
+    def replace(self, items: list[dict[str, Any]], rv: str) -> None:
         listed: dict[str, None] = {}
         for obj in items:
             listed[meta_namespace_key(obj)] = None
@@ -410,7 +468,7 @@ class SharedInformer:
                 continue
             for h in due:
                 h.next_resync = now + h.resync_period
-            self._n["resyncs"] += 1
+            self._resyncs += 1
             for obj in self.indexer.list():
                 for h in due:
                     if h.on_update is not None:

@@ -7,6 +7,8 @@ from actors.api import parse_selector
 from actors.client import (
     NODE_NAME_INDEX,
     DeletedFinalStateUnknown,
+    Indexer,
+    Reflector,
     SharedInformer,
     SharedInformerFactory,
 )
@@ -263,3 +265,22 @@ def test_wait_for_sync_times_out_when_no_apiserver_answers():
         assert sim.run(inf.wait_for_sync(timeout=20)) is False
         assert sim.now == pytest.approx(20)
         assert inf.statistics().errors >= 3
+
+
+def test_a_reflector_mirrors_a_resource_into_a_plain_indexer():
+    with Simulation(seed=1) as sim:
+        backend, servers = cluster(sim)
+        w = host(sim, servers, name="writer", qps=-1).client
+        h = host(sim, servers, name="ctl", qps=-1)
+        mirror = Indexer()
+        r = Reflector(h.client, "services", mirror, namespace="kube-system")
+        write(sim, w.create("services", {"metadata": {"name": "kube-dns", "namespace": "kube-system"}}))
+        write(sim, w.create("services", {"metadata": {"name": "web", "namespace": "default"}}))
+        task = h.spawn(r.run())
+        sim.run_until_idle()
+        assert mirror.list_keys() == ["kube-system/kube-dns"] and mirror.resource_version == "2"
+        write(sim, w.delete("services", "kube-dns", "kube-system"))
+        sim.run_until_idle()
+        assert len(mirror) == 0 and r.last_sync_resource_version == "3"
+        r.stop()
+        task.cancel()

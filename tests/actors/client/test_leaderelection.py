@@ -285,3 +285,16 @@ def test_at_most_one_leader_under_crashes_partitions_latency_and_loss(seed):
                 sim.advance(min(next_fault, 400) - sim.now)
             check(sim, backend, names)
         assert sum(1 for _, _, w, _ in log if w == "started") >= 2  # leadership did move
+
+
+def test_same_seed_same_election():
+    def run(seed):
+        with Simulation(seed=seed) as sim:
+            backend, _, names, log = election(sim)
+            sim.advance(20)
+            sim.crash(leaders(sim, names)[0])
+            sim.advance(40)
+            return log, lease(backend)["spec"]
+
+    assert run(21) == run(21)
+    assert run(21) != run(22)
