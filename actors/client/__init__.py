@@ -11,7 +11,6 @@ whole machinery runs in virtual time under ``runtime.Simulation``.
 
 from ._events import EventCorrelator, EventRecorder, EventRecorderStats, object_reference
 from ._informer import (
-    Backoff,
     HandlerRegistration,
     InformerStats,
     Reflector,
@@ -37,6 +36,7 @@ from ._leaderelection import (
     parse_time,
 )
 from ._ratelimit import (
+    Backoff,
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
     ItemFastSlowRateLimiter,

@@ -46,16 +46,15 @@ import msgspec
 
 from actors.api import ApiError, lookup
 
+from ._ratelimit import Backoff
 from ._rest import TransportError, WatchStream
 from ._store import DeletedFinalStateUnknown, Indexer, IndexFunc, meta_namespace_key
 
 if TYPE_CHECKING:
-    import random
 
     from ._rest import Client
 
 __all__ = [
-    "Backoff",
     "HandlerRegistration",
     "InformerStats",
     "Reflector",
@@ -68,27 +67,6 @@ MIN_RESYNC_PERIOD = 1.0
 MIN_WATCH_TIMEOUT = 300.0
 PAGE_SIZE = 500
 Handler = Callable[..., Any]
-
-
-class Backoff:
-    """``wait.NewExponentialBackoffManager``: ``initial`` doubling to ``cap``, each step
-    jittered to [d, d*(1+jitter)), reset to ``initial`` after ``reset_after`` calm seconds."""
-
-    def __init__(self, rng: random.Random, initial: float = 0.8, cap: float = 30.0,
-                 reset_after: float = 120.0, factor: float = 2.0, jitter: float = 1.0) -> None:
-        self._rng = rng
-        self.initial, self.cap, self.reset_after = initial, cap, reset_after
-        self.factor, self.jitter = factor, jitter
-        self._next = initial
-        self._last = float("-inf")
-
-    def next(self, now: float) -> float:
-        if now - self._last > self.reset_after:
-            self._next = self.initial
-        self._last = now
-        d = min(self._next, self.cap)
-        self._next = min(self._next * self.factor, self.cap)
-        return d + self._rng.random() * self.jitter * d
 
 
 class InformerStats(msgspec.Struct, frozen=True):

@@ -13,6 +13,9 @@ What it is:
   (fast delay for the first attempts, then slow), ``BucketRateLimiter`` (one token bucket for all
   items), ``MaxOfRateLimiter`` (the longest of several) and ``default_controller_rate_limiter``
   (max of per-item exponential 5 ms..1000 s and an overall bucket of 10 qps, burst 100).
+- ``Backoff``: ``wait.NewExponentialBackoffManager`` as the reflector uses it (0.8 s doubling
+  to 30 s, jittered ×[1, 2), reset after 2 calm minutes); its jitter comes from a passed-in
+  seeded generator.
 
 Concurrency model: none. Pure, synchronous arithmetic; time comes from the ``now`` callable the
 caller passes in (the actor's clock, the loop's virtual time, or a test's fake clock).
@@ -25,9 +28,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = [
+    "Backoff",
     "BucketRateLimiter",
     "ItemExponentialFailureRateLimiter",
     "ItemFastSlowRateLimiter",
@@ -184,3 +191,24 @@ def default_controller_rate_limiter(now: Callable[[], float]) -> MaxOfRateLimite
         ItemExponentialFailureRateLimiter(0.005, 1000.0),
         BucketRateLimiter(10.0, 100, now=now),
     )
+
+
+class Backoff:
+    """``wait.NewExponentialBackoffManager``: ``initial`` doubling to ``cap``, each step
+    jittered to [d, d*(1+jitter)), reset to ``initial`` after ``reset_after`` calm seconds."""
+
+    def __init__(self, rng: random.Random, initial: float = 0.8, cap: float = 30.0,
+                 reset_after: float = 120.0, factor: float = 2.0, jitter: float = 1.0) -> None:
+        self._rng = rng
+        self.initial, self.cap, self.reset_after = initial, cap, reset_after
+        self.factor, self.jitter = factor, jitter
+        self._next = initial
+        self._last = float("-inf")
+
+    def next(self, now: float) -> float:
+        if now - self._last > self.reset_after:
+            self._next = self.initial
+        self._last = now
+        d = min(self._next, self.cap)
+        self._next = min(self._next * self.factor, self.cap)
+        return d + self._rng.random() * self.jitter * d

@@ -107,3 +107,18 @@ def test_default_controller_rate_limiter_is_max_of_exponential_and_bucket():
 def test_max_of_needs_a_limiter():
     with pytest.raises(ValueError):
         MaxOfRateLimiter()
+
+
+def test_reflector_backoff_doubles_to_30s_jitters_and_resets_after_calm():
+    import random
+
+    from actors.client import Backoff
+
+    b = Backoff(random.Random(1), jitter=0.0)
+    assert [b.next(t) for t in range(8)] == [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0]
+    assert b.next(8 + 121) == 0.8  # two calm minutes: back to the start
+    jittered = Backoff(random.Random(1))
+    for t in range(50):
+        d = jittered.next(float(t))
+        assert 0.8 <= d < 60.0
+    assert 30.0 <= jittered.next(51.0) < 60.0  # "[30, 60) sec interval" at the cap
