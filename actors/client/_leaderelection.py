@@ -28,6 +28,10 @@ There is no fencing (doc.go): a leader that stalls longer than renewDeadline may
 for a moment; with no clock-rate skew, leaseDuration > renewDeadline + retryPeriod keeps the
 old leader's belief ending before a follower can acquire.
 
+Give the elector a client of its own whose ``timeout`` is renewDeadline and whose rate limit
+is not shared with the component's work, as kube-scheduler and kube-controller-manager do: a
+lost request then costs one renewDeadline, not the default 30 s ask timeout.
+
 Concurrency model: ``run`` is a task spawned on the client's actor; callbacks run in it
 (coroutine callbacks are spawned as their own tasks; ``on_started_leading`` 's is cancelled
 when leadership ends, as client-go cancels its context). Local time is ``actor.now()``

@@ -25,13 +25,17 @@ Behaviour mirrored from client-go:
   apiserver goes down (``runtime.Down``), after ``timeout_seconds`` (the client sends
   ``StopWatch``), or when the caller calls ``stop()``. ``end_reason`` says which.
 
-Concurrency model: the client belongs to one actor and is used from its handlers and spawned
-tasks. Requests are awaits on asks (replies bypass the mailbox), so an async handler may
+Namespaces: a verb on one object of a namespaced resource defaults to ``default`` (as
+kubectl); ``list``/``watch`` with ``namespace=None`` span all namespaces; cluster-scoped
+resources ignore the namespace. Resources are named as kubectl accepts (``po``, ``Pod``).
+
+Concurrency model: the client belongs to one actor — create it in ``on_start`` (the actor is
+not attached before) — and is used from its handlers and spawned tasks. Requests are awaits on asks (replies bypass the mailbox), so an async handler may
 call the client; but *consuming* a watch needs the mailbox to deliver ``WatchEvent`` s, so
 iterate watch streams in ``actor.spawn`` ed tasks, never inside a handler.
 
 Invariants: every WatchEvent from an apiserver lands in exactly one stream, in the order
-sent; events for a watch the client no longer knows are answered with ``StopWatch``.
+sent (events that overtake the reply opening their watch are held for it); events for a watch the client no longer knows are answered with ``StopWatch``.
 Objects returned are the dicts the server sent; treat them as immutable.
 """
 
