@@ -149,6 +149,7 @@ class Cell:
                 task = self._loop.create_task(self._finish(r, sender, kind, corr, gen))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
+                task.add_done_callback(lambda _t, c=r: c.close())
                 return
             if kind == ASK and not self.deferred:
                 system._reply(self.name, sender, corr, r, failed=False)
@@ -236,6 +237,8 @@ class Cell:
         task = self._loop.create_task(guarded(), name=name or f"{self.name}:task")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        # A task cancelled before it first ran never awaited ``coro``: close it quietly.
+        task.add_done_callback(lambda _t: coro.close())
         return task
 
     def cancel_everything(self) -> list[tuple[str, Any, int, int]]:
