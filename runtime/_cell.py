@@ -36,6 +36,13 @@ FAILED = "failed"  # crashed too often: its supervisor gave up
 _Coroutine = types.CoroutineType
 
 
+def _closer(coro: Coroutine[Any, Any, Any]) -> Callable[[asyncio.Task[Any]], None]:
+    def close(_task: asyncio.Task[Any]) -> None:
+        coro.close()
+
+    return close
+
+
 class MailboxStats(msgspec.Struct):
     depth: int
     high_water: int
@@ -149,7 +156,7 @@ class Cell:
                 task = self._loop.create_task(self._finish(r, sender, kind, corr, gen))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
-                task.add_done_callback(lambda _t, c=r: c.close())
+                task.add_done_callback(_closer(r))
                 return
             if kind == ASK and not self.deferred:
                 system._reply(self.name, sender, corr, r, failed=False)
