@@ -16,7 +16,8 @@ the RPC methods, the gRPC method tables and the servers.
 
 Concurrency model: the gRPC servers run on the actor system's own asyncio loop (live mode), so
 RPC coroutines ask actors directly. Per Watch RPC two coroutines: the RPC writes what its
-relay queued, a reader task tells the relay what the client asks for. Nothing here may let an
+relay queued; a reader task passes the client's requests to the relay in order, waiting on
+each create until its `created` response is queued (so responses follow request order). Nothing here may let an
 exception escape into the loop (the live system stops on one).
 
 Invariants: whatever ends a Watch RPC (the client half-closes or hangs up, the member goes
@@ -71,6 +72,7 @@ __all__ = ["GRPC_SENDER", "EtcdEndpoint", "RpcError", "WatchRelay", "cluster_id_
 
 PEER_SCHEME = "kubetwin-bus"  # members talk over the actor bus: no peer port to name
 WATCH_BUFFER = 10_000  # responses waiting for a slow Watch client; past it the stream ends
+OPEN_TIMEOUT = 10.0  # a watch's creation, by the relay and its member (seconds)
 _S = grpc.StatusCode
 _SERVER_OPTIONS = [
     ("grpc.so_reuseport", 0),  # port 0 must mean a port nobody else holds
@@ -286,9 +288,11 @@ class _Servicer:
                 which = req.WhichOneof("request_union")
                 if which == "create_request":
                     create = req.create_request
-                    msg: Any = WatchOpen(cv.watch_create_from_pb(create), create.watch_id)
-                elif which == "cancel_request":
-                    msg = WatchCancel(req.cancel_request.watch_id)
+                    opened = WatchOpen(cv.watch_create_from_pb(create), create.watch_id)
+                    await system.ask(sender, relay, opened, timeout=OPEN_TIMEOUT)
+                    continue
+                if which == "cancel_request":
+                    msg: Any = WatchCancel(req.cancel_request.watch_id)
                 elif which == "progress_request":
                     msg = WatchProgress()
                 else:

@@ -9,7 +9,9 @@ feeds the protobuf responses into an anyio memory stream that the RPC writes out
 
 Concurrency model: an actor on the system's loop. The create handler is async, so it holds
 the mailbox until the member has answered the watch id: the responses queued behind it
-always find their mapping. Every other handler only does `send_nowait`.
+always find their mapping. The RPC's reader *asks* it to create a watch and waits until the
+watch's `created` response is in the stream before it passes on the client's next request.
+Every other handler only does `send_nowait`.
 
 Invariants: a stream's responses keep the member's order; a relay that ends its stream (the
 member went down, the client is too slow) records why in its `StreamEnd` before closing, and
@@ -35,7 +37,7 @@ from actors.etcd._kv_messages import (
 )
 from actors.live._etcd_proto import _convert as cv
 from actors.live._etcd_proto import rpc_pb2 as pb
-from runtime import Actor, ActorError, Down, handler
+from runtime import Actor, ActorError, Down, ReplyHandle, handler
 
 __all__ = ["StreamEnd", "WatchCancel", "WatchOpen", "WatchProgress", "WatchRelay"]
 
@@ -77,12 +79,19 @@ class WatchRelay(Actor):
         self._to_stream: dict[int, int] = {}  # member watch id -> stream watch id
         self._to_member: dict[int, int] = {}
         self._next_id = 0
+        self._opening: dict[int, ReplyHandle] = {}  # member watch id -> the open's reply
 
     def on_start(self) -> None:
         self.monitor(self._member)
 
     def on_stop(self) -> None:
+        self._release()
         self._send.close()
+
+    def _release(self) -> None:
+        for reply in self._opening.values():
+            reply.send(None)
+        self._opening.clear()
 
     def _push(self, item: Any) -> None:
         try:
@@ -95,6 +104,7 @@ class WatchRelay(Actor):
     def _close(self, code: grpc.StatusCode, message: str) -> None:
         if self._end.error is None:
             self._end.error = (code, message)
+        self._release()
         self._send.close()
 
     def _claim(self, wanted: int) -> int | None:
@@ -107,18 +117,25 @@ class WatchRelay(Actor):
 
     @handler
     async def _on_open(self, m: WatchOpen) -> None:
+        """Asked by the RPC's reader, answered once the watch's `created` response is in the
+        stream: the reader sends nothing more until then, so the stream's responses keep the
+        order of its requests (etcd's recvLoop creates watches one at a time)."""
+        reply = self.defer_reply()
         sid = self._claim(m.watch_id)
         if sid is None:  # etcd: created and canceled at once, with the reason
             self._push(pb.WatchResponse(
                 header=pb.ResponseHeader(cluster_id=self._cluster_id), watch_id=m.watch_id,
                 created=True, canceled=True, cancel_reason=str(WatchIdExistsError())))
+            reply.send(None)
             return
         try:
             wid = await self.ask(self._member, m.request, timeout=self._ask_timeout)
         except (ActorError, TimeoutError):
             self._close(_S.UNAVAILABLE, "etcdserver: server stopped")
+            reply.send(None)
             return
         self._to_stream[wid], self._to_member[sid] = sid, wid
+        self._opening[wid] = reply
 
     @handler
     def _on_response(self, m: WatchResponse) -> None:
@@ -129,6 +146,8 @@ class WatchRelay(Actor):
             del self._to_stream[m.watch_id]
             self._to_member.pop(sid, None)
         self._push(cv.watch_response_to_pb(m, sid, cluster_id=self._cluster_id))
+        if m.created and m.watch_id in self._opening:
+            self._opening.pop(m.watch_id).send(None)
 
     @handler
     def _on_cancel(self, m: WatchCancel) -> None:
