@@ -5,6 +5,8 @@ in Kubernetes' JSON form) and a ``now``, and returns a ``Plan`` (see ``_plan``):
 to make, the events to record and when to look again. The controller actors wrap them.
 """
 
+from ._logic_daemonset import *  # noqa: F403
+from ._logic_daemonset import __all__ as _daemonset_all
 from ._logic_deployment import *  # noqa: F403
 from ._logic_deployment import __all__ as _deployment_all
 from ._logic_replicaset import *  # noqa: F403
@@ -14,4 +16,4 @@ from ._logic_rollout import __all__ as _rollout_all
 from ._plan import *  # noqa: F403
 from ._plan import __all__ as _plan_all
 
-__all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all})
+__all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all})

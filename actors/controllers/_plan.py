@@ -26,6 +26,9 @@ it with these semantics, which mirror what kube-controller-manager does inline:
 ``Update`` with ``subresource="status"`` carries the whole object, as ``UpdateStatus`` does;
 the API server keeps only what its status strategy allows.
 
+``sync_controller_revisions`` is ``pkg/controller/history`` as DaemonSets and StatefulSets use
+it: one ControllerRevision per distinct pod template, named ``<owner>-<hash>``.
+
 Concurrency model: none. Values only; ``PlanBuilder`` is a local accumulator used inside
 one reconcile call and never shared.
 
@@ -45,6 +48,8 @@ from typing import Any
 
 import msgspec
 
+from actors.api import pod_template_hash
+
 __all__ = [
     "Action",
     "Create",
@@ -56,6 +61,7 @@ __all__ = [
     "PlanBuilder",
     "Update",
     "annotations_of",
+    "sync_controller_revisions",
     "controller_ref_of",
     "creation_time",
     "deep_copy",
@@ -335,3 +341,67 @@ def scaled_value(value: int | str | None, total: int, *, round_up: bool) -> int:
                          "invalid syntax") from None
     product = pct * total
     return -(-product // 100) if round_up else product // 100
+
+
+# -- controller history (pkg/controller/history) ----------------------------------------
+
+REVISION_HASH_LABEL = "controller-revision-hash"
+
+
+def _revision_data(template: Mapping[str, Any]) -> dict[str, Any]:
+    """What DaemonSets and StatefulSets store: a strategic patch replacing the template."""
+    return {"spec": {"template": {**deep_copy(dict(template)), "$patch": "replace"}}}
+
+
+def _revision_number(rev: Mapping[str, Any]) -> int:
+    return int(rev.get("revision") or 0)
+
+
+def sync_controller_revisions(owner: Mapping[str, Any], revisions: Iterable[Mapping[str, Any]], *,
+                              owner_ref: ObjectRef, template: Mapping[str, Any],
+                              collision_count: int | None, builder: PlanBuilder,
+                              ) -> tuple[dict[str, Any], int | None]:
+    """Find or plan the ControllerRevision of ``template`` (``getStatefulSetRevisions``,
+    ``constructHistory``): the newest equal revision is reused, an older equal one is
+    renumbered to the next revision (a rollback), else a new one is created. A name taken
+    by different data bumps the collision count, as ``CreateControllerRevision`` does.
+    Returns the update revision (as it will be) and the collision count to store."""
+    owned = sorted((r for r in revisions if (controller_ref_of(r) or {}).get("uid") == owner_ref.uid),
+                   key=lambda r: (_revision_number(r), creation_time(r) or 0.0, name_of(r)))
+    data = _revision_data(template)
+    next_number = (_revision_number(owned[-1]) + 1) if owned else 1
+    equal = [r for r in owned if r.get("data") == data]
+    if equal and equal[-1] is owned[-1]:
+        return deep_copy(dict(owned[-1])), collision_count
+    if equal:
+        rev = deep_copy(dict(equal[-1]))
+        rev["revision"] = next_number
+        builder.update(ObjectRef.of(rev, api_version="apps/v1", kind="ControllerRevision"), rev)
+        return rev, collision_count
+    taken = {name_of(r): r for r in revisions}
+    while True:
+        h = pod_template_hash(data, collision_count)
+        name = f"{name_of(owner)[:223]}-{h}"
+        if name not in taken:
+            break
+        collision_count = (collision_count or 0) + 1
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    labels[REVISION_HASH_LABEL] = h
+    rev = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+           "metadata": {"name": name, "namespace": owner_ref.namespace, "labels": labels,
+                        "ownerReferences": [new_controller_ref(owner, api_version=owner_ref.api_version,
+                                                               kind=owner_ref.kind)]},
+           "data": data, "revision": next_number}
+    builder.create(ObjectRef(api_version="apps/v1", kind="ControllerRevision", name=name,
+                             namespace=owner_ref.namespace), deep_copy(rev))
+    return rev, collision_count
+
+
+def truncate_history(revisions: Iterable[Mapping[str, Any]], *, owner_ref: ObjectRef,
+                     live_names: set[str], limit: int, builder: PlanBuilder) -> None:
+    """Delete the oldest revisions no pod uses beyond ``revisionHistoryLimit``."""
+    owned = sorted((r for r in revisions if (controller_ref_of(r) or {}).get("uid") == owner_ref.uid),
+                   key=lambda r: (_revision_number(r), creation_time(r) or 0.0, name_of(r)))
+    history = [r for r in owned if name_of(r) not in live_names]
+    for rev in history[: max(0, len(history) - limit)]:
+        builder.delete(ObjectRef.of(rev, api_version="apps/v1", kind="ControllerRevision"))
