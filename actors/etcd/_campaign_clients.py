@@ -46,7 +46,7 @@ from runtime import Actor, Down, handler
 if TYPE_CHECKING:
     from actors.checker._history import OpHandle
 
-__all__ = ["AckedWrite", "Invoke", "Ledger", "RegisterClient", "WatchClient", "random_op"]
+__all__ = ["AckedWrite", "Halt", "Invoke", "Ledger", "RegisterClient", "WatchClient", "random_op"]
 
 OpName = Literal["read", "write", "cas"]
 OpValue = int | tuple[int, int] | None
@@ -58,6 +58,10 @@ class Invoke(msgspec.Struct, frozen=True, tag="campaign.invoke"):
     f: OpName
     key: str
     value: OpValue = None
+
+
+class Halt(msgspec.Struct, frozen=True, tag="campaign.halt"):
+    """End a client's random workload after its current operation."""
 
 
 class AckedWrite(msgspec.Struct, frozen=True):
@@ -153,17 +157,21 @@ class RegisterClient(Actor):
         self.busy = False
         self.done = 0
         if self.until is not None:
-            self.spawn(self._workload(self.until), name=f"client-{self.process}-workload")
+            self.spawn(self._workload(), name=f"client-{self.process}-workload")
 
     @property
     def _now_ns(self) -> int:
         return round(self.system.now * 1e9)
 
-    async def _workload(self, until: float) -> None:
+    async def _workload(self) -> None:
         rng = self.rng
-        while self.system.now < until:
+        while self.until is not None and self.system.now < self.until:
             await self._run(random_op(rng, self.keys))
             await anyio.sleep(rng.uniform(*self.think))
+
+    @handler
+    def _halt(self, m: Halt) -> None:
+        self.until = -1.0
 
     @handler
     def _invoke(self, m: Invoke) -> bool:

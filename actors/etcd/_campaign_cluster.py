@@ -92,11 +92,11 @@ class EtcdCluster:
 
     def voters(self) -> tuple[int, ...]:
         """The voters as the member with the most applied entries knows them."""
-        nodes = [n for n in self.nodes().values() if not n.removed]
-        if not nodes:
+        statuses = [n.status() for n in self.nodes().values() if not n.removed]
+        statuses = [st for st in statuses if st.voters]  # a joining member knows none yet
+        if not statuses:
             return tuple(self.ids)
-        best = max(nodes, key=lambda n: (n.status().applied, n.id))
-        return best.status().voters
+        return max(statuses, key=lambda st: (st.applied, -st.id)).voters
 
     def leader(self) -> str | None:
         """The live leader of the highest term that a quorum of the voters follows, if any."""
@@ -155,6 +155,10 @@ class EtcdCluster:
         for name in self.names:
             if self.sim.system.status(name) != "running":
                 self.sim.restart(name)
+
+    def heal_links(self) -> None:
+        """Clean peer links again (base latency, no loss, duplication or reordering)."""
+        self.sim.set_network(LinkModel(latency=self.latency))
 
     def heal_all(self) -> None:
         """Heal partitions, restore clean peer links and fast disks, restart every member."""

@@ -103,13 +103,16 @@ class EtcdClient:
         tried = 0
         last_error: BaseException | None = None
         while anyio.current_time() < deadline:
-            target = self._pick(0 if any_member else tried)
+            # A known leader is always tried first; otherwise round robin over the endpoints.
+            target = self._pick(0 if any_member or self._leader is not None else tried)
             tried += 1
             budget = min(self.attempt_timeout, max(0.001, deadline - anyio.current_time()))
             try:
                 resp = await self.actor.ask(target, req, timeout=budget)
             except NotLeaderError as e:
-                self._leader = next((ep for ep in self.endpoints if ep == e.leader), None)
+                # The hint may name a member added after this client was configured: follow
+                # it anyway (clientv3 learns new members by syncing its endpoints).
+                self._leader = e.leader
                 last_error = e
                 if self._leader is None:
                     await anyio.sleep(0.05)  # an election is under way

@@ -83,6 +83,7 @@ from runtime import Actor, Down, ReplyHandle, handler
 __all__ = ["EtcdConfig", "EtcdMember"]
 
 _PROPOSAL = msgspec.msgpack.Encoder()
+_NO_LEADER_TIMEOUTS = 3  # etcd's maxNoLeaderCnt
 _PROPOSAL_DEC = msgspec.msgpack.Decoder(Proposal)
 
 WriteRequest = (
@@ -126,6 +127,10 @@ class _Process(msgspec.Struct, frozen=True, tag="etcd.process"):
     pass
 
 
+class _Leave(msgspec.Struct, frozen=True, tag="etcd.leave"):
+    pass
+
+
 class _LeaseCheck(msgspec.Struct, frozen=True, tag="etcd.lease_check"):
     pass
 
@@ -159,8 +164,10 @@ class EtcdMember(Actor):
             unsafe_commit_old_term=cfg.unsafe_commit_old_term,
         )
         self.sm = KVStateMachine(member_id=self.id)
+        self.applied = 0  # the last log index applied (the store only sees entries with data)
         if persisted is not None and persisted.snapshot is not None and persisted.snapshot.data:
             self.sm.restore(persisted.snapshot.data)
+            self.applied = persisted.snapshot.index
         self.seq = 0
         self.pending: dict[int, tuple[int, ReplyHandle]] = {}  # log index -> (term, reply)
         self.reads: dict[bytes, tuple[Any, ReplyHandle]] = {}
@@ -169,6 +176,8 @@ class EtcdMember(Actor):
         self.processing_scheduled = False
         self.role = Role.FOLLOWER
         self.lead = 0
+        self.leaderless_ticks = 0
+        self.leaving = False
         self.observer = cfg.observer
         self.boot = 0
         if self.observer is not None:
@@ -192,6 +201,18 @@ class EtcdMember(Actor):
     def _on_tick(self, m: _Tick) -> None:
         self.node.tick()
         self._kick()
+        if self.node.lead or not self.watch_owner:
+            self.leaderless_ticks = 0
+            return
+        self.leaderless_ticks += 1
+        if self.leaderless_ticks >= _NO_LEADER_TIMEOUTS * self.config.election_tick:
+            # etcd's monitorLeader: after 3 election timeouts without a leader, end every
+            # watch stream ("etcdserver: no leader") so clients resume on a member that has
+            # one, instead of waiting on a member that is cut off (or removed, unawares).
+            self.leaderless_ticks = 0
+            for watch_id in self.sm.watch_hub.watch_ids():
+                self.sm.watch_hub.cancel(watch_id, "etcdserver: no leader")
+            self._flush_watches()
 
     @handler
     def _on_raft(self, m: RaftMessage) -> None:
@@ -208,6 +229,7 @@ class EtcdMember(Actor):
             if self.disk.save(rd):
                 self.store.sync()
             self._after_persist(rd)
+        self._stop_if_removed()
         return None
 
     async def _process_slow(self) -> None:
@@ -217,6 +239,20 @@ class EtcdMember(Actor):
                 await anyio.sleep(self.store.sync_latency)  # fsync on a slow disk
                 self.store.sync()
             self._after_persist(rd)
+        self._stop_if_removed()
+
+    def _stop_if_removed(self) -> None:
+        if self.node.removed and not self.leaving:
+            # etcd exits once it applies its own removal ("the member has been permanently
+            # removed from the cluster"): its clients' streams end and they move on. One tick
+            # of grace lets the answers already sent (the MemberRemove's among them) arrive.
+            self.leaving = True
+            self.after(self.config.tick_interval, _Leave())
+
+    @handler
+    def _on_leave(self, m: _Leave) -> None:
+        self.log.info("removed from the cluster: stopping")
+        self.stop_self()
 
     def _after_persist(self, rd: Ready) -> None:
         names = self.names
@@ -246,6 +282,7 @@ class EtcdMember(Actor):
 
     def _install_snapshot(self, index: int, data: bytes) -> None:
         self.sm.restore(data)
+        self.applied = index
         # Our proposals at or below the snapshot may or may not be in it: the log that would
         # tell is gone. Their outcome is unknown (a definite failure would be a lie).
         for i in [i for i in self.pending if i <= index]:
@@ -280,11 +317,12 @@ class EtcdMember(Actor):
             self.reads.clear()
 
     def _apply(self, entry: Entry) -> None:
+        self.applied = entry.index
         resp: Any = None
         if entry.type == EntryType.CONF_CHANGE:
             cc = decode_conf_change(entry.data)
             if cc.type == "remove" and cc.node_id == self.id:
-                self.log.info("removed from the cluster", index=entry.index)
+                self.log.info("removed from the cluster", index=entry.index)  # stops after this Ready
         elif entry.data:
             req = _PROPOSAL_DEC.decode(entry.data).request
             if isinstance(req, MemberMeta):
@@ -324,7 +362,7 @@ class EtcdMember(Actor):
     def _serve_reads(self) -> None:
         if not self.waiting_reads:
             return
-        applied = self.sm.applied_index
+        applied = self.applied  # the log's, not the store's: no-ops and conf changes count
         still = []
         for index, req, reply in self.waiting_reads:
             if index <= applied:
