@@ -33,9 +33,9 @@ Concurrency model: none. Values only; ``PlanBuilder`` is a local accumulator use
 one reconcile call and never shared.
 
 Invariants: no helper here mutates its argument (working copies are ``copy.deepcopy``);
-``PlanBuilder`` keeps at most one ``Update``/``Create`` per object and subresource (a later
-write of the same object replaces the body in place, keeping its position and joining its
-events), so a plan never conflicts with itself.
+``PlanBuilder`` keeps one ``Update``/``Create`` per object and subresource (a later write
+of the same object replaces the body in place, keeping its position and joining its events)
+unless a second write is asked for explicitly, so a plan never conflicts with itself.
 """
 
 from __future__ import annotations
@@ -192,11 +192,13 @@ class PlanBuilder:
                                     on_success=tuple(on_success), on_failure=tuple(on_failure)))
 
     def update(self, ref: ObjectRef, body: dict[str, Any], *, subresource: str | None = None,
-               on_success: Iterable[Event] = (), on_failure: Iterable[Event] = ()) -> None:
+               on_success: Iterable[Event] = (), on_failure: Iterable[Event] = (),
+               again: bool = False) -> None:
+        """Plan a write of ``body``; it replaces an earlier write of the same object and
+        subresource, unless ``again`` asks for a second write after the actions between
+        (the Job controller flushes its status before and after removing finalizers)."""
         key = (ref.kind, ref.namespace, ref.name, subresource)
-        i = self._index.get(key)
-        if i is None and subresource is None:
-            i = self._index.get((ref.kind, ref.namespace, ref.name, None))
+        i = None if again else self._index.get(key)
         if i is not None:
             prev = self._actions[i]
             assert isinstance(prev, Create | Update)
