@@ -15,8 +15,10 @@ from ._logic_replicaset import *  # noqa: F403
 from ._logic_replicaset import __all__ as _replicaset_all
 from ._logic_rollout import *  # noqa: F403
 from ._logic_rollout import __all__ as _rollout_all
+from ._logic_statefulset import *  # noqa: F403
+from ._logic_statefulset import __all__ as _statefulset_all
 from ._plan import *  # noqa: F403
 from ._plan import __all__ as _plan_all
 
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
-                  *_job_all})
+                  *_job_all, *_statefulset_all})
