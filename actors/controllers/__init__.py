@@ -9,6 +9,8 @@ from ._logic_daemonset import *  # noqa: F403
 from ._logic_daemonset import __all__ as _daemonset_all
 from ._logic_deployment import *  # noqa: F403
 from ._logic_deployment import __all__ as _deployment_all
+from ._logic_endpoints import *  # noqa: F403
+from ._logic_endpoints import __all__ as _endpoints_all
 from ._logic_job import *  # noqa: F403
 from ._logic_job import __all__ as _job_all
 from ._logic_replicaset import *  # noqa: F403
@@ -21,4 +23,5 @@ from ._plan import *  # noqa: F403
 from ._plan import __all__ as _plan_all
 
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
-                  *_job_all, *_statefulset_all})
+                  *_job_all, *_statefulset_all,
+                  *_endpoints_all})
