@@ -117,10 +117,6 @@ def _budget(context: Any) -> float:
     return max(0.05, min(REQUEST_BUDGET, left - 0.3))  # answer before the client gives up
 
 
-# --------------------------------------------------------------------------- the member path
-
-
-
 # --------------------------------------------------------------------------- the services
 
 

@@ -181,6 +181,8 @@ def compare_from_pb(pb: Any) -> Compare:
 def request_op_from_pb(pb: Any) -> RequestOp:
     which = pb.WhichOneof("request")
     if which == "request_range":
+        if RevisionFilter(pb.request_range).active:  # applied by the shell, which a txn skips
+            raise ValueError("kubetwin: min/max revision filters are not supported in a txn")
         return range_from_pb(pb.request_range)
     if which == "request_put":
         return put_from_pb(pb.request_put)

@@ -88,9 +88,11 @@ async def _watch_session(system, ctl: Etcdctl, out: dict) -> None:
         await _read_until(proc.stdout, f"DELETE\n{key}\nv1\n{key}\n", buf)
         proc.terminate()
     out["watch"] = buf.decode()
-    with anyio.fail_after(10):  # etcdctl hung up: its relay (and the member's watch) goes
-        while any("/watch-" in a for a in system.addresses):
+    with anyio.move_on_after(10):  # etcdctl hung up: its relay (and the member's watch) goes
+        while (any("/watch-" in a for a in system.addresses)
+               or any(system.instance(m).watch_owner for m in MEMBERS)):
             await anyio.sleep(0.05)
+    out["relays-left"] = [a for a in system.addresses if "/watch-" in a]
     out["member-watches"] = [len(system.instance(m).watch_owner) for m in MEMBERS]
 
 
@@ -209,7 +211,7 @@ def test_watch_prints_events_with_prev_kv(session) -> None:
     assert lines[:3] == ["PUT", key, "v1"]
     assert lines[3:6] == ["DELETE", key, "v1"]  # the prev_kv, then the tombstone
     assert lines[6] == key
-    assert session["member-watches"] == [0, 0, 0]
+    assert session["relays-left"] == [] and session["member-watches"] == [0, 0, 0]
 
 
 def test_delete(session) -> None:

@@ -64,6 +64,9 @@ def test_txn_request_with_compares_and_nested_ops() -> None:
     assert txn.failure[0].key == b"k"
     with pytest.raises(ValueError):
         cv.txn_from_pb(rpc_pb2.TxnRequest(success=[rpc_pb2.RequestOp()]))
+    filtered = rpc_pb2.RangeRequest(key=b"k", min_mod_revision=2)
+    with pytest.raises(ValueError, match="not supported in a txn"):
+        cv.txn_from_pb(rpc_pb2.TxnRequest(success=[rpc_pb2.RequestOp(request_range=filtered)]))
 
 
 def test_txn_response_nested_headers_hold_only_the_revision() -> None:
