@@ -5,7 +5,8 @@ Rules tick nodes, deliver / drop / duplicate / reorder in-flight messages, proce
 not persist) and restart from disk, propose, read, compact, campaign and transfer leadership.
 After every step the harness's Checker verifies the Raft paper's Figure 3 properties
 (Election Safety, Leader Append-Only, Log Matching, Leader Completeness, State Machine
-Safety) plus commit agreement and ReadIndex linearizability. At the end of every run
+Safety) plus commit agreement and ReadIndex linearizability. Membership changes (one voter
+added or removed at a time, 3 to 5 voters) run alongside. At the end of every run
 (`teardown`) the network heals, every node restarts, and liveness is required: a leader
 followed by a quorum within a few election timeouts, and a proposal applied everywhere.
 
@@ -31,11 +32,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from actors.etcd._raft import NotLeader, ProposalDropped, Role, fault_tolerance
+from actors.etcd._raft import ConfChange, NotLeader, ProposalDropped, Role, fault_tolerance
 from tests.actors.etcd.raft_harness import Cluster, SafetyViolation
 
 ET = 5  # small election timeout keeps runs short; heartbeat is 1 tick
-NODE = st.integers(0, 4)
+MAX_IDS = 8  # 3 or 5 founders plus the nodes added later
+NODE = st.integers(0, 15)
 K = st.integers(0, 10_000)
 
 
@@ -144,14 +146,15 @@ class RaftMachine(RuleBasedStateMachine):
 
     def _random_fault(self, rnd: random.Random) -> None:
         faults = [
-            lambda: self.crash(rnd.randrange(5)) if self._may_crash() else None,
-            lambda: self.restart(rnd.randrange(5)) if self._down() else None,
-            lambda: self.partition([rnd.randrange(2) for _ in range(5)]),
+            lambda: self.crash(rnd.randrange(16)) if self._may_crash() else None,
+            lambda: self.restart(rnd.randrange(16)) if self._down() else None,
+            lambda: self.partition([rnd.randrange(2) for _ in range(MAX_IDS)]),
             self.heal,
             self.heal,
-            lambda: self.compact(rnd.randrange(5)),
-            lambda: self.campaign(rnd.randrange(5)),
-            lambda: self.transfer(rnd.randrange(5), rnd.randrange(5)),
+            lambda: self.compact(rnd.randrange(16)),
+            lambda: self.campaign(rnd.randrange(16)),
+            lambda: self.transfer(rnd.randrange(16), rnd.randrange(16)),
+            lambda: self.reconfigure(rnd.random() < 0.5, rnd.randrange(16)),
         ]
         rnd.choice(faults)()
 
@@ -188,7 +191,7 @@ class RaftMachine(RuleBasedStateMachine):
     def duplicate(self, k: int) -> None:
         self.cl.duplicate(k % len(self.cl.in_flight))
 
-    @rule(sides=st.lists(st.integers(0, 1), min_size=5, max_size=5))
+    @rule(sides=st.lists(st.integers(0, 1), min_size=MAX_IDS, max_size=MAX_IDS))
     def partition(self, sides: list[int]) -> None:
         groups: list[list[int]] = [[], []]
         for i, side in zip(self.cl.ids, sides, strict=False):
@@ -251,7 +254,28 @@ class RaftMachine(RuleBasedStateMachine):
     @rule(k=NODE, to=NODE)
     def transfer(self, k: int, to: int) -> None:
         if (i := self._live(k)) is not None and self.cl.node(i).role is Role.LEADER:
-            self.cl.node(i).transfer_leader(self._id(to))
+            voters = self.cl.node(i).voters
+            self.cl.node(i).transfer_leader(voters[to % len(voters)])
+
+    @rule(add=st.booleans(), k=NODE)
+    def reconfigure(self, add: bool, k: int) -> None:
+        """Single-server membership changes, keeping 3 to 5 voters; a node is only ever added
+        once (a fresh id that joins with no configuration), and may be the leader itself
+        when removed."""
+        lead = self.cl.leader()
+        if lead is None:
+            return
+        node = self.cl.node(lead)
+        voters = node.voters
+        try:
+            if add and len(voters) < 5 and len(self.cl.ids) < MAX_IDS:
+                new = max(self.cl.ids) + 1
+                node.propose_conf_change(ConfChange("add", new))
+                self.cl.add_node(new)
+            elif not add and len(voters) > 3:
+                node.propose_conf_change(ConfChange("remove", voters[k % len(voters)]))
+        except ProposalDropped:  # includes ConfChangeInProgress
+            pass
 
     # --- properties ----------------------------------------------------------------------
 
@@ -267,7 +291,7 @@ class RaftMachine(RuleBasedStateMachine):
 
 def check_liveness(c: Cluster, *, timeouts: int = 30, attempts: int = 5) -> None:
     """After healing and restarting everyone: a leader within a few election timeouts, then a
-    proposal applied on every node."""
+    proposal applied on every voter of the leader's configuration."""
     c.heal()
     c.drop_if = None
     for i in c.ids:
@@ -285,7 +309,7 @@ def check_liveness(c: Cluster, *, timeouts: int = 30, attempts: int = 5) -> None
             c.stabilize(ticks=ET)
             continue
         c.stabilize(ticks=2)
-        if all(data in c.applied_data(i) for i in c.ids):
+        if all(data in c.applied_data(i) for i in c.node(lead).voters):
             c.check()
             return
     raise AssertionError(f"no proposal committed everywhere after healing: {c.statuses()}")
@@ -293,6 +317,7 @@ def check_liveness(c: Cluster, *, timeouts: int = 30, attempts: int = 5) -> None
 
 COMMON = {
     "deadline": None,
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
 }
 
@@ -347,8 +372,7 @@ def test_campaign_catches_the_figure8_commit_bug(request: pytest.FixtureRequest)
             settings=settings(
                 max_examples=budget,
                 stateful_step_count=100,
-                phases=[Phase.generate],
                 database=None,
-                **COMMON,
+                **{**COMMON, "phases": [Phase.generate]},
             ),
         )
