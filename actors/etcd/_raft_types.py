@@ -71,8 +71,11 @@ class ReadState(NamedTuple):
 
 class Ready(msgspec.Struct, frozen=True):
     """One batch of work. The shell persists `hard_state`, `snapshot` and `entries` (entries
-    overwrite any persisted suffix from their first index on), then sends `messages`, then
-    applies `snapshot` and `committed_entries` in order, then calls `RaftNode.advance(ready)`.
+    overwrite any persisted suffix from their first index on) in one atomic write, as etcd's
+    WAL does, then sends `messages`, then applies `snapshot` and `committed_entries` in
+    order, then calls `RaftNode.advance(ready)`. (The membership-change safety argument
+    relies on a persisted conf-change entry never outliving the commit index that came with
+    it, so a non-atomic store must write the hard state first.)
     """
 
     soft_state: SoftState | None
