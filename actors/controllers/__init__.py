@@ -13,6 +13,8 @@ from ._logic_endpoints import *  # noqa: F403
 from ._logic_endpoints import __all__ as _endpoints_all
 from ._logic_job import *  # noqa: F403
 from ._logic_job import __all__ as _job_all
+from ._logic_nodelifecycle import *  # noqa: F403
+from ._logic_nodelifecycle import __all__ as _nodelifecycle_all
 from ._logic_replicaset import *  # noqa: F403
 from ._logic_replicaset import __all__ as _replicaset_all
 from ._logic_rollout import *  # noqa: F403
@@ -24,4 +26,4 @@ from ._plan import __all__ as _plan_all
 
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
                   *_job_all, *_statefulset_all,
-                  *_endpoints_all})
+                  *_endpoints_all, *_nodelifecycle_all})
