@@ -22,40 +22,14 @@ from typing import Any
 import anyio
 import msgspec
 
-from actors.etcd._client import UnknownOutcome
 from actors.etcd._kv_messages import (
-    CompactionRequest,
-    DeleteRangeRequest,
     LeaseExpireRequest,
-    LeaseGrantRequest,
-    LeaseKeepAliveRequest,
-    LeaseLeasesRequest,
-    LeaseRevokeRequest,
-    LeaseTimeToLiveRequest,
-    PutRequest,
-    RangeRequest,
-    TxnRequest,
     WatchCancelRequest,
     WatchCreateRequest,
     WatchProgressRequest,
 )
-from actors.etcd._member_messages import (
-    Health,
-    HealthRequest,
-    MemberAddRequest,
-    MemberInfo,
-    MemberList,
-    MemberListRequest,
-    MemberMeta,
-    MemberRemoveRequest,
-    MemberStatus,
-    MoveLeaderRequest,
-    NotLeaderError,
-    Proposal,
-    ProposalFailed,
-    StatusRequest,
-    Unavailable,
-)
+from actors.etcd._member_messages import MemberMeta, Proposal
+from actors.etcd._member_requests import PROPOSAL_ENCODER, MemberRequests
 from actors.etcd._member_storage import RaftDisk
 from actors.etcd._observer import (
     Applied,
@@ -65,37 +39,21 @@ from actors.etcd._observer import (
     entry_digest,
 )
 from actors.etcd._raft import (
-    ConfChange,
     Entry,
     EntryType,
-    NotLeader,
     RaftError,
     RaftMessage,
     RaftNode,
     Ready,
     Role,
     decode_conf_change,
-    fault_tolerance,
 )
 from actors.etcd._state_machine import KVStateMachine
-from runtime import Actor, Down, ReplyHandle, handler
+from runtime import Down, ReplyHandle, handler
 
 __all__ = ["EtcdConfig", "EtcdMember"]
 
-_PROPOSAL = msgspec.msgpack.Encoder()
 _NO_LEADER_TIMEOUTS = 3  # etcd's maxNoLeaderCnt
-_PROPOSAL_DEC = msgspec.msgpack.Decoder(Proposal)
-
-WriteRequest = (
-    PutRequest
-    | DeleteRangeRequest
-    | TxnRequest
-    | CompactionRequest
-    | LeaseGrantRequest
-    | LeaseRevokeRequest
-    | LeaseKeepAliveRequest
-)
-ReadRequest = RangeRequest | LeaseTimeToLiveRequest | LeaseLeasesRequest
 
 
 class EtcdConfig(msgspec.Struct, frozen=True):
@@ -139,7 +97,7 @@ class _Progress(msgspec.Struct, frozen=True, tag="etcd.progress"):
     pass
 
 
-class EtcdMember(Actor):
+class EtcdMember(MemberRequests):
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config
 
@@ -169,8 +127,10 @@ class EtcdMember(Actor):
             self.sm.restore(persisted.snapshot.data)
             self.applied = persisted.snapshot.index
         self.seq = 0
-        self.pending: dict[int, tuple[int, ReplyHandle]] = {}  # log index -> (term, reply)
-        self.reads: dict[bytes, tuple[Any, ReplyHandle]] = {}
+        self.pending: dict[int, tuple[int, ReplyHandle, Any]] = {}  # index -> (term, reply, request)
+        self.proposals: list[tuple[Any, ReplyHandle]] = []  # writes waiting for the next batch
+        self.read_batch: list[tuple[Any, ReplyHandle]] = []  # reads waiting for a ReadIndex round
+        self.reads: dict[bytes, list[tuple[Any, ReplyHandle]]] = {}
         self.waiting_reads: list[tuple[int, Any, ReplyHandle]] = []
         self.watch_owner: dict[int, str] = {}
         self.processing_scheduled = False
@@ -216,12 +176,21 @@ class EtcdMember(Actor):
 
     @handler
     def _on_raft(self, m: RaftMessage) -> None:
+        if m.frm not in self.names:
+            # A member that fell behind does not know the members added since; it learns the
+            # sender's address from the message, as etcd's rafthttp adds a "remote" peer from
+            # the sender's X-PeerURLs, or it could never answer a leader that joined later.
+            self.names[m.frm] = self.sender
         self.node.step(m)
         self._kick()
 
     @handler
     def _on_process(self, m: _Process) -> Any:
         self.processing_scheduled = False
+        if self.proposals:
+            self._flush_proposals()
+        if self.read_batch:
+            self._flush_reads()
         if self.store.sync_latency > 0:
             return self._process_slow()
         while self.node.has_ready():
@@ -272,22 +241,14 @@ class EtcdMember(Actor):
         elif rd.committed_entries:
             self._apply_observed(rd.committed_entries)
         self._flush_watches()
-        for rs in rd.read_states:
-            pending = self.reads.pop(rs.ctx, None)
-            if pending is not None:
-                self.waiting_reads.append((rs.index, pending[0], pending[1]))
-        self._serve_reads()
+        self._release_reads(rd.read_states)
         self.node.advance(rd)
         self._maybe_snapshot()
 
     def _install_snapshot(self, index: int, data: bytes) -> None:
         self.sm.restore(data)
         self.applied = index
-        # Our proposals at or below the snapshot may or may not be in it: the log that would
-        # tell is gone. Their outcome is unknown (a definite failure would be a lie).
-        for i in [i for i in self.pending if i <= index]:
-            self.pending.pop(i)[1].fail(UnknownOutcome(
-                "etcdserver: proposal overtaken by a snapshot; outcome unknown"))
+        self._fail_overtaken(index)
         if self.observer is not None:
             self.tell(self.observer, SnapshotInstalled(self.id, self.boot, index))
 
@@ -309,12 +270,8 @@ class EtcdMember(Actor):
             self.sm.lessor.promote(self.now(), extend=self.config.election_tick * self.config.tick_interval)
         elif was_leader and role is not Role.LEADER:
             self.sm.lessor.demote()
-        if lead == 0 or role is not Role.LEADER:
-            # A read waiting for a ReadIndex from a leader that is gone will never be served.
-            hint = self.names.get(lead)
-            for _, (_, reply) in list(self.reads.items()):
-                reply.fail(NotLeaderError(hint))
-            self.reads.clear()
+        if (lead == 0 or role is not Role.LEADER) and self.reads:
+            self._fail_reads(lead)
 
     def _apply(self, entry: Entry) -> None:
         self.applied = entry.index
@@ -324,7 +281,7 @@ class EtcdMember(Actor):
             if cc.type == "remove" and cc.node_id == self.id:
                 self.log.info("removed from the cluster", index=entry.index)  # stops after this Ready
         elif entry.data:
-            req = _PROPOSAL_DEC.decode(entry.data).request
+            req = self._request_of(entry)
             if isinstance(req, MemberMeta):
                 if req.remove:
                     self.names.pop(req.member_id, None)
@@ -334,47 +291,6 @@ class EtcdMember(Actor):
             else:
                 resp = self.sm.apply(entry.index, req, self.now())
         self._answer(entry, resp)
-
-    def _answer(self, entry: Entry, resp: Any) -> None:
-        """Answer the proposal that owns this log slot; fail ours whose slot another took."""
-        pending = self.pending
-        if not pending:
-            return
-        waiter = pending.pop(entry.index, None)
-        if waiter is not None:
-            term, reply = waiter
-            if term == entry.term:
-                reply.send(resp)  # same index and term: our entry (Log Matching, §5.3)
-            else:
-                reply.fail(ProposalFailed())
-        if pending and min(pending) < entry.index:
-            # Only a snapshot skips entries, and _install_snapshot answered those already.
-            for index in [i for i in pending if i < entry.index]:
-                pending.pop(index)[1].fail(UnknownOutcome("etcdserver: outcome unknown"))
-
-    def _await_slot(self, index: int) -> None:
-        old = self.pending.pop(index, None)
-        if old is not None:
-            old[1].fail(ProposalFailed())  # the log was truncated under it
-        self.pending[index] = (self.node.term, self.defer_reply())
-        self._kick()
-
-    def _serve_reads(self) -> None:
-        if not self.waiting_reads:
-            return
-        applied = self.applied  # the log's, not the store's: no-ops and conf changes count
-        still = []
-        for index, req, reply in self.waiting_reads:
-            if index <= applied:
-                reply.send(self._read(req))
-            else:
-                still.append((index, req, reply))
-        self.waiting_reads = still
-
-    def _read(self, req: Any) -> Any:
-        if isinstance(req, HealthRequest):
-            return Health("true")
-        return self.sm.read(req, self.now())
 
     def _maybe_snapshot(self) -> None:
         cfg = self.config
@@ -392,106 +308,6 @@ class EtcdMember(Actor):
                 if resp.canceled:
                     self.watch_owner.pop(watch_id, None)
 
-    # ---- client requests ----------------------------------------------------------------------
-    def _leader_name(self) -> str | None:
-        return self.names.get(self.node.lead) if self.node.lead else None
-
-    def _propose(self, request: Any) -> None:
-        if self.node.removed:
-            raise Unavailable("etcdserver: the member has been permanently removed from the cluster")
-        self.seq += 1
-        data = _PROPOSAL.encode(Proposal(self.id, self.seq, request))
-        try:
-            index = self.node.propose(data)
-        except NotLeader:
-            raise NotLeaderError(self._leader_name()) from None
-        except RaftError as e:
-            raise Unavailable(f"etcdserver: {e}") from None
-        self._await_slot(index)
-
-    @handler
-    def _on_write(self, m: WriteRequest) -> None:
-        self._propose(m)
-
-    @handler
-    def _on_read(self, m: ReadRequest) -> Any:
-        if isinstance(m, RangeRequest) and m.serializable:
-            return self.sm.read(m, self.now())
-        self._read_index(m)
-        return None
-
-    def _read_index(self, m: Any) -> None:
-        self.seq += 1
-        ctx = f"{self.id}:{self.seq}".encode()
-        try:
-            self.node.read_index(ctx)
-        except NotLeader:
-            raise NotLeaderError(self._leader_name()) from None
-        except RaftError as e:
-            raise Unavailable(f"etcdserver: {e}") from None
-        self.reads[ctx] = (m, self.defer_reply())
-        self._kick()
-
-    @handler
-    def _on_health(self, m: HealthRequest) -> Any:
-        if not self.node.lead:
-            return Health("false", "RAFT NO LEADER")
-        self._read_index(m)
-        return None
-
-    @handler
-    def _on_status(self, m: StatusRequest) -> MemberStatus:
-        st = self.node.status()
-        return MemberStatus(
-            member_id=self.id, name=self.name, leader=st.lead, leader_name=self.names.get(st.lead, ""),
-            term=st.term, raft_index=st.commit, raft_applied_index=st.applied,
-            revision=self.sm.revision, db_size=self.sm.store.db_size(), role=str(st.role),
-            voters=tuple(st.voters),
-        )
-
-    @handler
-    def _on_member_list(self, m: MemberListRequest) -> MemberList:
-        voters = self.node.status().voters
-        members = tuple(MemberInfo(v, self.names.get(v, ""), v == self.node.lead) for v in sorted(voters))
-        n = len(members)
-        note = ""
-        if n % 2 == 0 and n:
-            note = (f"an even cluster of {n} tolerates {fault_tolerance(n)} failure(s), "
-                    f"no more than {n - 1} members would")
-        return MemberList(members, fault_tolerance(n) if n else 0, note)
-
-    @handler
-    def _on_member_add(self, m: MemberAddRequest) -> None:
-        self.seq += 1
-        try:
-            self.node.propose(_PROPOSAL.encode(Proposal(self.id, self.seq, MemberMeta(m.member_id, m.name))))
-            index = self.node.propose_conf_change(ConfChange(type="add", node_id=m.member_id))
-        except NotLeader:
-            raise NotLeaderError(self._leader_name()) from None
-        except (RaftError, ValueError) as e:
-            raise Unavailable(f"etcdserver: {e}") from None
-        self._await_slot(index)
-
-    @handler
-    def _on_member_remove(self, m: MemberRemoveRequest) -> None:
-        try:
-            index = self.node.propose_conf_change(ConfChange(type="remove", node_id=m.member_id))
-        except NotLeader:
-            raise NotLeaderError(self._leader_name()) from None
-        except (RaftError, ValueError) as e:
-            raise Unavailable(f"etcdserver: {e}") from None
-        self._await_slot(index)
-
-    @handler
-    def _on_move_leader(self, m: MoveLeaderRequest) -> None:
-        try:
-            self.node.transfer_leader(m.target_id)
-        except NotLeader:
-            raise NotLeaderError(self._leader_name()) from None
-        except (RaftError, ValueError) as e:
-            raise Unavailable(f"etcdserver: {e}") from None
-        self._kick()
-
     # ---- leases and watches --------------------------------------------------------------------
     @handler
     def _on_lease_check(self, m: _LeaseCheck) -> None:
@@ -501,7 +317,7 @@ class EtcdMember(Actor):
         if expired:
             self.seq += 1
             try:
-                self.node.propose(_PROPOSAL.encode(Proposal(self.id, self.seq, LeaseExpireRequest(tuple(expired)))))
+                self.node.propose(PROPOSAL_ENCODER.encode(Proposal(self.id, self.seq, LeaseExpireRequest(tuple(expired)))))
             except RaftError:
                 return
             self._kick()

@@ -41,6 +41,8 @@ asking for the next Ready; `step()`/`tick()` may be called in between.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from actors.etcd._raft_base import NONE
@@ -174,6 +176,17 @@ class RaftNode(LeaderMixin, FollowerMixin):
             raise ValueError("empty data is reserved for the leader's no-op entries")
         self._check_can_propose()
         return self._leader_propose(data)
+
+    def propose_batch(self, datas: Sequence[bytes]) -> int:
+        """Append several entries at once and replicate them together (etcd-io/raft: one
+        MsgProp carrying many entries); returns the index of the first. Leader only."""
+        if not datas or not all(datas):
+            raise ValueError("a batch needs entries, and empty data is reserved for no-ops")
+        self._check_can_propose()
+        first = self._log.last_index() + 1
+        self._append_entries([Entry(self.term, first + k, EntryType.NORMAL, d) for k, d in enumerate(datas)])
+        self._bcast_append()
+        return first
 
     def propose_conf_change(self, cc: ConfChange) -> int:
         """Propose adding or removing one voter; returns the entry's index. Leader only."""

@@ -185,11 +185,10 @@ class WatchHub:
                     self._queue_compacted(watcher.id, compact)
                     touched.add(watcher.id)
             start = compact
-        events = store.events(start)
         self._delivered = store.revision
-        watchers = list(self._watchers.values())
-        if watchers:
-            touched |= self._queue_events(watchers, events, store.revision)
+        if self._watchers:  # no watcher, nothing to read (this runs after every apply)
+            watchers = list(self._watchers.values())
+            touched |= self._queue_events(watchers, store.events(start), store.revision)
         return sorted(touched)
 
     def progress(self, watch_ids: Iterable[int] | None = None) -> None:
