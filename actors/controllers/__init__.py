@@ -11,8 +11,12 @@ from ._logic_deployment import *  # noqa: F403
 from ._logic_deployment import __all__ as _deployment_all
 from ._logic_endpoints import *  # noqa: F403
 from ._logic_endpoints import __all__ as _endpoints_all
+from ._logic_gc import *  # noqa: F403
+from ._logic_gc import __all__ as _gc_all
 from ._logic_job import *  # noqa: F403
 from ._logic_job import __all__ as _job_all
+from ._logic_namespace import *  # noqa: F403
+from ._logic_namespace import __all__ as _namespace_all
 from ._logic_nodelifecycle import *  # noqa: F403
 from ._logic_nodelifecycle import __all__ as _nodelifecycle_all
 from ._logic_replicaset import *  # noqa: F403
@@ -26,4 +30,5 @@ from ._plan import __all__ as _plan_all
 
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
                   *_job_all, *_statefulset_all,
-                  *_endpoints_all, *_nodelifecycle_all})
+                  *_endpoints_all, *_nodelifecycle_all,
+                  *_gc_all, *_namespace_all})
