@@ -19,6 +19,8 @@ from ._logic_namespace import *  # noqa: F403
 from ._logic_namespace import __all__ as _namespace_all
 from ._logic_nodelifecycle import *  # noqa: F403
 from ._logic_nodelifecycle import __all__ as _nodelifecycle_all
+from ._logic_pv import *  # noqa: F403
+from ._logic_pv import __all__ as _pv_all
 from ._logic_replicaset import *  # noqa: F403
 from ._logic_replicaset import __all__ as _replicaset_all
 from ._logic_rollout import *  # noqa: F403
@@ -31,4 +33,4 @@ from ._plan import __all__ as _plan_all
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
                   *_job_all, *_statefulset_all,
                   *_endpoints_all, *_nodelifecycle_all,
-                  *_gc_all, *_namespace_all})
+                  *_gc_all, *_namespace_all, *_pv_all})
