@@ -134,6 +134,86 @@ class Cluster(Client):
                 target = members[(members.index(target) + 1) % len(members)]
         raise ApiError(failure(503, "ServiceUnavailable", "etcd has no reachable leader"))
 
+    # ---- the pod network and containers (issue 7) --------------------------------------
+    def request(self, *args: Any, from_pod: tuple[str, str] | None = None, to: str = "",
+                payload: bytes | None = None, protocol: str = "TCP", **kw: Any) -> Any:
+        """Two requests share this name. Without ``from_pod`` it is ``Client.request``, one
+        raw API request. With it, it sends ``payload`` from inside pod ``(namespace, name)`` to
+        ``"ADDRESS:PORT"`` or ``"NAME.NAMESPACE.svc.cluster.local:PORT"`` (names resolve as in
+        the pod: UDP to kube-dns, search list, ndots:5) through the simulated network, and
+        returns the reply: ``.reply`` (bytes), ``.path`` (the hops: device, node, namespace,
+        source and destination address, note), ``.path_str`` (the seed's ``pod A eth0 →
+        vethXXXX (node-1) → cni0 gateway (node-1) → node-1 eth0 → …`` with DNAT notes), and
+        ``.return_path``/``.dns`` for the way back and the lookups. The default payload is
+        ``curl``'s GET. Raises ``actors.kubelet.RequestFailed`` with the reason the request
+        was dropped (or could not be resolved). Virtual time does not move."""
+        if from_pod is None:
+            return super().request(*args, **kw)
+        if args or kw or not to:
+            raise TypeError("request(from_pod=(namespace, name), to=..., payload=...) takes "
+                            "keyword arguments only")
+        return self._pod_request(from_pod, to, payload, protocol)
+
+    def _pod_request(self, from_pod: tuple[str, str], to: str, payload: bytes | None,
+                     protocol: str) -> Any:
+        from actors.kubelet._component import FABRIC_KEY, HOSTS_KEY
+        from actors.kubelet._shell_net import RequestFailed, pod_request
+
+        namespace, name = from_pod
+        pod = self.get("pods", name, namespace)
+        fabric = self._ctx.extra.get(FABRIC_KEY)
+        if fabric is None:
+            raise RequestFailed("this cluster has no pod network (no kubelet component)")
+        status, spec = pod.get("status") or {}, pod.get("spec") or {}
+        ip = status.get("podIP")
+        if not ip:
+            raise RequestFailed(f"pod {namespace}/{name} has no IP "
+                                f"(phase {status.get('phase', 'Pending')})")
+        netns = (fabric.node(spec["nodeName"]).host if spec.get("hostNetwork")
+                 else fabric.owner_of(ip))
+        if netns is None:
+            raise RequestFailed(f"pod {namespace}/{name} has no network namespace any more")
+        if payload is None:
+            payload = (f"GET / HTTP/1.1\r\nHost: {to}\r\nUser-Agent: curl/8.5.0\r\n"
+                       "Accept: */*\r\n\r\n").encode()
+        names = {sb.netns: sb.name
+                 for host in (self._ctx.extra.get(HOSTS_KEY) or {}).values()
+                 for sb in host.runtime.list_sandboxes()}
+        return pod_request(fabric, netns, namespace, to, payload, protocol=protocol,
+                           names=names)
+
+    def logs(self, pod: str, namespace: str = "default", container: str | None = None, *,
+             previous: bool = False, timestamps: bool = False) -> str:
+        """``kubectl logs``: the container's output as text, one line per line. A pod with
+        several containers needs ``container``; ``previous`` reads the last dead instance."""
+        from actors.kubelet._component import HOSTS_KEY
+
+        obj = self.get("pods", pod, namespace)
+        spec = obj.get("spec") or {}
+        names = [c["name"] for c in [*(spec.get("initContainers") or []),
+                                     *(spec.get("containers") or [])]]
+        if container is None:
+            regular = [c["name"] for c in spec.get("containers") or []]
+            if len(regular) != 1:
+                raise ApiError(failure(400, "BadRequest", f"a container name must be specified "
+                                       f"for pod {pod}, choose one of: [{' '.join(regular)}]"))
+            container = regular[0]
+        if container not in names:
+            raise ApiError(failure(400, "BadRequest",
+                                   f"container {container} is not valid for pod {pod}"))
+        host = (self._ctx.extra.get(HOSTS_KEY) or {}).get(spec.get("nodeName") or "")
+        runs = host.runtime.list_containers(pod_uid=obj["metadata"]["uid"], name=container) \
+            if host is not None else []
+        pick = runs[1:2] if previous else runs[:1]
+        if not pick:
+            what = (f'previous terminated container "{container}" in pod "{pod}" not found'
+                    if previous else
+                    f'container "{container}" in pod "{pod}" is waiting to start: '
+                    "ContainerCreating")
+            raise ApiError(failure(400, "BadRequest", what))
+        return "".join(f"{line}\n" for line in
+                       host.runtime.logs(pick[0].id, timestamps=timestamps))  # type: ignore[union-attr]
+
     def close(self) -> None:
         self.sim.close()
 

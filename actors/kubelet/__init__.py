@@ -177,3 +177,27 @@ __all__ = [
     "should_restart",
     "start_app",
 ]
+
+# -- the shell: the kubelet actor and what it drives (appended with issue 7) -------------------
+# Importable from here; deliberately not in __all__, which tests/actors/kubelet/test_public_api.py
+# pins to the core's names (its owner may add these: see tests/actors/kubelet/test_actor_api.py).
+from actors.kubelet._actor import Kubelet, NodeHost  # noqa: F401
+from actors.kubelet._shell_admit import Rejection, admit, pod_requests  # noqa: F401
+from actors.kubelet._shell_net import (  # noqa: F401
+    NetworkSetupError,
+    PodNetwork,
+    PodRequest,
+    RequestFailed,
+    pod_request,
+)
+from actors.kubelet._shell_node import (  # noqa: F401
+    KubeletConfig,
+    lease_object,
+    node_addressing,
+    node_labels,
+    node_object,
+    node_status,
+    status_changed,
+)
+from actors.kubelet._shell_pods import PodManager, SyncPod  # noqa: F401
+from actors.kubelet._shell_status import KubeletEventRecorder, StatusWriter  # noqa: F401
