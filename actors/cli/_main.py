@@ -6,6 +6,7 @@ import click
 
 from ._demo import demo
 from ._sim import sim
+from ._up import down, up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,3 +17,5 @@ def main() -> None:
 
 main.add_command(demo)
 main.add_command(sim)
+main.add_command(up)
+main.add_command(down)
