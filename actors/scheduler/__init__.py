@@ -1,7 +1,9 @@
-"""kube-scheduler's pure core: framework, plugins, queue, cache and node selection.
+"""kube-scheduler: the pure core (framework, plugins, queue, cache, node selection) and the
+shell that runs it as an actor (``KubeScheduler``, configured by ``SchedulerConfig``,
+registered as the ``kube-scheduler`` component of a ``ClusterSpec``).
 
-Concurrency model: none here. Everything is synchronous and deterministic given the
-``random.Random`` and ``now`` values passed in; the scheduler actor wraps it:
+Concurrency model: none in the core. Everything is synchronous and deterministic given the
+``random.Random`` and ``now`` values passed in; the actor (``_actor``, ``_shell_*``) wraps it:
 
     cache.update_snapshot(snapshot)
     qp = queue.pop()
@@ -12,6 +14,7 @@ Concurrency model: none here. Everything is synchronous and deterministic given 
           and report fit_error_message(result.diagnosis, snapshot.num_nodes())
 """
 
+from actors.scheduler._actor import KubeScheduler, LeaderElectionLost, SchedulerStats
 from actors.scheduler._algorithm import (
     AlgorithmState,
     NoNodesAvailable,
@@ -21,6 +24,7 @@ from actors.scheduler._algorithm import (
     select_host,
 )
 from actors.scheduler._cache import CacheError, CacheInvariantError, SchedulerCache
+from actors.scheduler._component import scheduler_components
 from actors.scheduler._framework import (
     ActionType,
     ClusterEvent,
@@ -53,6 +57,7 @@ from actors.scheduler._plugins import (
     default_plugins,
 )
 from actors.scheduler._queue import QueuedPodInfo, SchedulingQueue, node_update_event
+from actors.scheduler._shell_config import SchedulerConfig, profile_from_api
 from actors.scheduler._types import NodeInfo, PodInfo, Resource, Snapshot
 
 __all__ = [
@@ -72,6 +77,8 @@ __all__ = [
     "Handle",
     "ImageLocality",
     "InterPodAffinity",
+    "KubeScheduler",
+    "LeaderElectionLost",
     "NoNodesAvailable",
     "NodeAffinity",
     "NodeInfo",
@@ -88,6 +95,8 @@ __all__ = [
     "QueuedPodInfo",
     "Resource",
     "ScheduleResult",
+    "SchedulerConfig",
+    "SchedulerStats",
     "SchedulerCache",
     "SchedulingQueue",
     "Snapshot",
@@ -97,6 +106,8 @@ __all__ = [
     "fit_error_message",
     "node_update_event",
     "num_feasible_nodes_to_find",
+    "profile_from_api",
+    "scheduler_components",
     "schedule_one",
     "select_host",
 ]

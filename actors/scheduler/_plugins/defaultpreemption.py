@@ -128,7 +128,8 @@ class DefaultPreemption:
                     ) -> tuple[PostFilterResult | None, Status | None]:
         ok, why = self.eligible(pod, snapshot, diagnosis)
         if not ok:
-            return PostFilterResult(), Status.unschedulable("preemption: " + why)
+            # No result (Kubernetes returns nil): the pod keeps any nomination it has.
+            return None, Status.unschedulable("preemption: " + why)
         potential = [n for n in snapshot.node_info_list
                      if diagnosis.status_of(n.name).code != Code.UNSCHEDULABLE_AND_UNRESOLVABLE]
         candidates: list[Candidate] = []

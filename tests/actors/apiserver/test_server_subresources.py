@@ -10,7 +10,7 @@ from actors.apiserver._objects import rfc3339
 
 @pytest.fixture
 def cluster():
-    with simulate(ClusterSpec(nodes=[]), seed=29) as c:
+    with simulate(ClusterSpec(nodes=[], schedulers=0), seed=29) as c:
         yield c
 
 

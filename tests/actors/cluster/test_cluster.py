@@ -14,7 +14,9 @@ def cm(name):
 
 def test_default_spec_boots_the_control_plane_that_exists():
     with simulate(ClusterSpec(), seed=7) as cluster:
-        assert cluster.actors == ["etcd-0", "kube-apiserver-0"]  # the rest is not built yet
+        # the components built so far (the rest register themselves as they are built)
+        assert cluster.actors == ["etcd-0", "kube-apiserver-0", "kube-scheduler-0",
+                                  "kubelet/minikube", "kube-proxy/minikube", "coredns"]
         assert cluster.now < 5
         assert cluster.seed == 7
 
@@ -131,8 +133,9 @@ def test_registered_components_are_built_and_spawned(monkeypatch):
         return [Component(f"kubelet/{n.name}", _Probe) for n in ctx.spec.nodes]
 
     register_component("kubelet", kubelets)
-    with simulate(ClusterSpec(nodes=[NodeSpec("n1"), NodeSpec("n2")]), seed=2) as cluster:
-        assert cluster.actors == ["etcd-0", "kube-apiserver-0", "kubelet/n1", "kubelet/n2"]
+    spec = ClusterSpec(nodes=[NodeSpec("n1"), NodeSpec("n2")], schedulers=0, addons=())
+    with simulate(spec, seed=2) as cluster:
+        assert cluster.actors[:4] == ["etcd-0", "kube-apiserver-0", "kubelet/n1", "kubelet/n2"]
         node = cluster.client(seen["token"])
         with pytest.raises(ApiError) as e:  # authenticated (not 401), limited by RBAC
             node.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})

@@ -12,6 +12,9 @@ EXPECTED = {
     "SchedulerCache", "SchedulingQueue", "Snapshot", "Status", "TaintToleration",
     "default_plugins", "fit_error_message", "node_update_event", "num_feasible_nodes_to_find",
     "schedule_one", "select_host",
+    # the shell
+    "KubeScheduler", "LeaderElectionLost", "SchedulerConfig", "SchedulerStats",
+    "profile_from_api", "scheduler_components",
 }
 
 
