@@ -17,6 +17,8 @@ from ._logic_job import *  # noqa: F403
 from ._logic_job import __all__ as _job_all
 from ._logic_namespace import *  # noqa: F403
 from ._logic_namespace import __all__ as _namespace_all
+from ._logic_nodeipam import *  # noqa: F403
+from ._logic_nodeipam import __all__ as _nodeipam_all
 from ._logic_nodelifecycle import *  # noqa: F403
 from ._logic_nodelifecycle import __all__ as _nodelifecycle_all
 from ._logic_pv import *  # noqa: F403
@@ -25,6 +27,8 @@ from ._logic_replicaset import *  # noqa: F403
 from ._logic_replicaset import __all__ as _replicaset_all
 from ._logic_rollout import *  # noqa: F403
 from ._logic_rollout import __all__ as _rollout_all
+from ._logic_serviceaccount import *  # noqa: F403
+from ._logic_serviceaccount import __all__ as _serviceaccount_all
 from ._logic_statefulset import *  # noqa: F403
 from ._logic_statefulset import __all__ as _statefulset_all
 from ._plan import *  # noqa: F403
@@ -33,4 +37,5 @@ from ._plan import __all__ as _plan_all
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
                   *_job_all, *_statefulset_all,
                   *_endpoints_all, *_nodelifecycle_all,
-                  *_gc_all, *_namespace_all, *_pv_all})
+                  *_gc_all, *_namespace_all, *_pv_all,
+                  *_nodeipam_all, *_serviceaccount_all})

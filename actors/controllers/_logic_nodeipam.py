@@ -1,0 +1,65 @@
+"""Node IPAM (``pkg/controller/nodeipam/ipam/range_allocator.go``): pod CIDRs for nodes.
+
+What it is: ``allocate_pod_cidrs(nodes, *, cluster_cidr, node_mask_size, now)`` gives every
+node without ``spec.podCIDR`` a free /24 of the cluster CIDR (10.244.0.0/16 by default, the
+range minikube and flannel use: 256 nodes), patching ``spec.podCIDR`` and
+``spec.podCIDRs``; ranges already held by nodes are occupied first, so a deleted node's
+range becomes free again. When the cluster CIDR is exhausted the node gets the
+"CIDRNotAvailable" event ("Node n status is now: CIDRNotAvailable"), as Kubernetes records.
+
+Concurrency model: none; a pure function of the node list.
+
+Invariants: no two nodes are given the same range; a range outside the cluster CIDR is
+left alone. One difference: Kubernetes' CidrSet hands out ranges round-robin from a moving
+cursor (a released range is reused only after a wrap-around); we take the lowest free range,
+which is deterministic without carrying the cursor.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._plan import NORMAL, ObjectRef, Plan, PlanBuilder, name_of
+
+__all__ = ["DEFAULT_CLUSTER_CIDR", "allocate_pod_cidrs"]
+
+DEFAULT_CLUSTER_CIDR = "10.244.0.0/16"
+DEFAULT_NODE_MASK_SIZE = 24
+
+
+def _node_cidrs(node: Mapping[str, Any]) -> list[str]:
+    spec = node.get("spec") or {}
+    return list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
+
+
+def allocate_pod_cidrs(nodes: Iterable[Mapping[str, Any]], *, now: float,
+                       cluster_cidr: str = DEFAULT_CLUSTER_CIDR,
+                       node_mask_size: int = DEFAULT_NODE_MASK_SIZE) -> Plan:
+    b = PlanBuilder()
+    network = ipaddress.ip_network(cluster_cidr)
+    if node_mask_size < network.prefixlen:
+        raise ValueError(f"node mask size {node_mask_size} is larger than the cluster CIDR {cluster_cidr}")
+    nodes = sorted(nodes, key=name_of)
+    used: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+    for node in nodes:
+        for cidr in _node_cidrs(node):
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                continue
+            if net.version == network.version and net.subnet_of(network):  # type: ignore[arg-type]
+                used.add(net)
+    free = (s for s in network.subnets(new_prefix=node_mask_size) if s not in used)
+    for node in nodes:
+        if _node_cidrs(node):
+            continue
+        ref = ObjectRef.of(node, api_version="v1", kind="Node")
+        subnet = next(free, None)
+        if subnet is None:
+            b.event(NORMAL, "CIDRNotAvailable", f"Node {ref.name} status is now: CIDRNotAvailable", ref)
+            continue
+        used.add(subnet)
+        b.patch(ref, {"spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]}})
+    return b.build()
