@@ -12,7 +12,7 @@ annotations, deletes old ReplicaSets beyond ``revisionHistoryLimit`` once comple
 writes the status with the Progressing (NewReplicaSetCreated, FoundNewReplicaSet,
 ReplicaSetUpdated, NewReplicaSetAvailable, ProgressDeadlineExceeded) and Available
 (MinimumReplicasAvailable / MinimumReplicasUnavailable) conditions, requeueing a stuck
-rollout at its deadline. ``rollback_deployment`` is what ``kubectl rollout undo`` sends.
+rollout at its deadline. The arithmetic and the rollback live in ``_logic_rollout``.
 
 Concurrency model: none; pure functions. ``replica_sets`` are the namespace's ReplicaSets
 (needed to adopt orphans and to see hash collisions), ``pods`` the namespace's pods.
@@ -32,7 +32,6 @@ from actors.api import pod_template_hash, selector_from_api
 from . import _logic_rollout as ro
 from ._logic_replicaset import claim_objects
 from ._plan import (
-    NORMAL,
     WARNING,
     Event,
     Plan,
@@ -51,19 +50,10 @@ from ._plan import (
     uid_of,
 )
 
-__all__ = ["RollbackError", "reconcile_deployment", "rollback_deployment"]
+__all__ = ["reconcile_deployment"]
 
 MAX_REV_HISTORY_LENGTH_IN_CHARS = 2000
 _MAX_INT32 = 2**31 - 1
-_SKIP_COPY = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration", ro.REVISION_ANNOTATION,
-    ro.REVISION_HISTORY_ANNOTATION, ro.DESIRED_REPLICAS_ANNOTATION, ro.MAX_REPLICAS_ANNOTATION,
-    ro.ROLLBACK_TO_ANNOTATION,
-})
-
-
-class RollbackError(ValueError):
-    """``kubectl rollout undo`` cannot roll back (kubectl's message)."""
 
 
 # -- conditions (deployment_util.go) ----------------------------------------------------
@@ -104,36 +94,11 @@ def _progress_deadline(d: Mapping[str, Any]) -> int | None:
 # -- finding and creating the new ReplicaSet (sync.go) -------------------------------------
 
 
-def _strip_hash(template: Mapping[str, Any]) -> Any:
-    t = deep_copy(dict(template or {}))
-    labels = (t.get("metadata") or {}).get("labels")
-    if labels is not None:
-        labels.pop(ro.POD_TEMPLATE_HASH_LABEL, None)
-        if not labels:
-            del t["metadata"]["labels"]
-    return _normalized(t)
-
-
-def _normalized(x: Any) -> Any:
-    """JSON with empty maps/lists and nulls dropped (``omitempty``), for comparisons."""
-    if isinstance(x, Mapping):
-        out = {k: _normalized(v) for k, v in x.items()}
-        return {k: v for k, v in out.items() if v not in (None, {}, [])}
-    if isinstance(x, list):
-        return [_normalized(v) for v in x]
-    return x
-
-
-def equal_ignore_hash(t1: Mapping[str, Any], t2: Mapping[str, Any]) -> bool:
-    """``EqualIgnoreHash``: templates equal once the pod-template-hash label is removed."""
-    return _strip_hash(t1) == _strip_hash(t2)
-
-
 def _copy_annotations_to_rs(d: Mapping[str, Any], rs: dict[str, Any]) -> bool:
     annotations = rs.setdefault("metadata", {}).setdefault("annotations", {})
     changed = False
     for k, v in annotations_of(d).items():
-        if k in _SKIP_COPY or annotations.get(k) == v:
+        if k in ro.SKIP_COPY or annotations.get(k) == v:
             continue
         annotations[k] = v
         changed = True
@@ -208,7 +173,7 @@ def get_all_replica_sets(sync: ro.DeploymentSync, rss: list[dict[str, Any]],
     old ones; raises ``_Collision`` after planning the collisionCount bump."""
     template = (sync.d.get("spec") or {}).get("template") or {}
     new_rs = next((rs for rs in ro.sort_by_creation(rss)
-                   if equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template)), None)
+                   if ro.equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template)), None)
     old = [rs for rs in rss if rs is not new_rs]
     new_revision = ro.max_revision(old) + 1
     if new_rs is not None:
@@ -400,7 +365,7 @@ def _sync_scale(sync: ro.DeploymentSync, rss: list[dict[str, Any]], ns_rss: Sequ
     """``sync``: scaling events and paused deployments (no rollout progress)."""
     new_rs, old = get_all_replica_sets(sync, rss, ns_rss, create=False)
     ro.scale(sync, new_rs, old)
-    if (sync.d.get("spec") or {}).get("paused") and _rollback_to(sync.d) is None:
+    if (sync.d.get("spec") or {}).get("paused") and ro.rollback_to(sync.d) is None:
         _cleanup(sync, old)
     sync_deployment_status(sync, _rss_with(new_rs, old), new_rs)
 
@@ -431,62 +396,6 @@ def _recreate(sync: ro.DeploymentSync, rss: list[dict[str, Any]], ns_rss: Sequen
     if deployment_complete(sync.d, sync.original.get("status") or {}):
         _cleanup(sync, old)
     sync_rollout_status(sync, all_rss, new_rs)
-
-
-def _rollback_to(d: Mapping[str, Any]) -> int | None:
-    raw = annotations_of(d).get(ro.ROLLBACK_TO_ANNOTATION)
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _rollback(sync: ro.DeploymentSync, rss: list[dict[str, Any]], ns_rss: Sequence[Any]) -> None:
-    """rollback.go: copy the template of the requested revision (0: the previous one) into
-    the deployment and clear the request, with Kubernetes' events."""
-    new_rs, old = get_all_replica_sets(sync, rss, ns_rss, create=True)
-    all_rss = _rss_with(new_rs, old)
-    revision = _rollback_to(sync.d) or 0
-    if revision == 0:
-        revs = sorted({r for rs in all_rss if (r := ro.revision_of(rs))}, reverse=True)
-        revision = revs[1] if len(revs) > 1 else 0
-        if revision == 0:
-            sync.b.event(WARNING, "DeploymentRollbackRevisionNotFound", "Unable to find last revision.", sync.ref)
-            return _clear_rollback(sync)
-    target = next((rs for rs in all_rss if ro.revision_of(rs) == revision), None)
-    if target is None:
-        sync.b.event(WARNING, "DeploymentRollbackRevisionNotFound",
-                     "Unable to find the revision to rollback to.", sync.ref)
-        return _clear_rollback(sync)
-    spec = sync.d.setdefault("spec", {})
-    if equal_ignore_hash(spec.get("template") or {}, (target.get("spec") or {}).get("template") or {}):
-        sync.b.event(WARNING, "DeploymentRollbackTemplateUnchanged",
-                     f'The rollback revision contains the same template as current deployment "{name_of(sync.d)}"',
-                     sync.ref)
-        return _clear_rollback(sync)
-    _apply_template(sync.d, target)
-    _clear_rollback(sync, [Event(type=NORMAL, reason="DeploymentRollback", involved=sync.ref,
-                                 message=f'Rolled back deployment "{name_of(sync.d)}" to revision {revision}')])
-
-
-def _apply_template(d: dict[str, Any], rs: Mapping[str, Any]) -> None:
-    """``SetFromReplicaSetTemplate`` + ``SetDeploymentAnnotationsTo``."""
-    template = deep_copy((rs.get("spec") or {}).get("template") or {})
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    labels.pop(ro.POD_TEMPLATE_HASH_LABEL, None)
-    d.setdefault("spec", {})["template"] = template
-    meta = d.setdefault("metadata", {})
-    kept = {k: v for k, v in (meta.get("annotations") or {}).items() if k in _SKIP_COPY}
-    kept.update({k: v for k, v in annotations_of(rs).items() if k not in _SKIP_COPY})
-    meta["annotations"] = kept
-
-
-def _clear_rollback(sync: ro.DeploymentSync, events: Sequence[Event] = ()) -> None:
-    """``updateDeploymentAndClearRollbackTo``: an update of the whole deployment."""
-    (sync.d.get("metadata", {}).get("annotations") or {}).pop(ro.ROLLBACK_TO_ANNOTATION, None)
-    body = deep_copy(sync.d)
-    body["status"] = deep_copy(sync.original.get("status") or {})
-    sync.b.update(sync.ref, body, on_success=events)
 
 
 def _is_scaling_event(sync: ro.DeploymentSync, rss: list[dict[str, Any]], ns_rss: Sequence[Any]) -> bool:
@@ -575,35 +484,11 @@ def _dispatch(sync: ro.DeploymentSync, rss: list[dict[str, Any]], ns_rss: Sequen
     _check_paused(sync)
     if (sync.d.get("spec") or {}).get("paused"):
         return _sync_scale(sync, rss, ns_rss)
-    if _rollback_to(sync.d) is not None:
-        return _rollback(sync, rss, ns_rss)
+    if ro.rollback_to(sync.d) is not None:
+        new_rs, old = get_all_replica_sets(sync, rss, ns_rss, create=True)
+        return ro.rollback(sync, _rss_with(new_rs, old))
     if _is_scaling_event(sync, rss, ns_rss):
         return _sync_scale(sync, rss, ns_rss)
     if ro.is_rolling_update(sync.d):
         return _rolling(sync, rss, ns_rss)
     return _recreate(sync, rss, ns_rss, pod_map)
-
-
-def rollback_deployment(deployment: Mapping[str, Any], replica_sets: Iterable[Mapping[str, Any]],
-                        to_revision: int = 0) -> dict[str, Any]:
-    """What ``kubectl rollout undo [--to-revision=N]`` writes: the deployment with the pod
-    template and annotations of revision N (0: the previous one). Raises ``RollbackError``
-    with kubectl's messages."""
-    owned = [rs for rs in replica_sets if (controller_ref_of(rs) or {}).get("uid") == uid_of(deployment)]
-    by_rev = {r: rs for rs in owned if (r := ro.revision_of(rs))}
-    if not by_rev:
-        raise RollbackError(f'no rollout history found for deployment "{name_of(deployment)}"')
-    if to_revision == 0:
-        revs = sorted(by_rev, reverse=True)
-        if len(revs) < 2:
-            raise RollbackError("no revision found for deployment")
-        to_revision = revs[1]
-    target = by_rev.get(to_revision)
-    if target is None:
-        raise RollbackError(f"unable to find specified revision {to_revision} in history")
-    d = deep_copy(dict(deployment))
-    if equal_ignore_hash((d.get("spec") or {}).get("template") or {},
-                         (target.get("spec") or {}).get("template") or {}):
-        raise RollbackError(f"skipped rollback (current template already matches revision {to_revision})")
-    _apply_template(d, target)
-    return d

@@ -7,8 +7,14 @@ means unavailable 1), ``NewRSNewReplicas``, ``reconcileNewReplicaSet``,
 ``reconcileOldReplicaSets`` (unhealthy replicas first, then scale down while availability
 stays above ``replicas - maxUnavailable``), Recreate's scale-down-then-up, and proportional
 scaling of every active ReplicaSet during a rollout (the ``desired-replicas`` and
-``max-replicas`` annotations). ``DeploymentSync`` is one sync's working state: a copy of the
-Deployment, working copies of its ReplicaSets, and the plan being built.
+``max-replicas`` annotations); and rollbacks: the ``deprecated.deployment.rollback.to``
+request the controller serves, and ``rollback_deployment``, what ``kubectl rollout undo``
+writes. ``DeploymentSync`` is one sync's working state: a copy of the Deployment, working
+copies of its ReplicaSets, and the plan being built.
+
+One deliberate difference from Kubernetes: ``scale`` refreshes a stale desired-replicas
+annotation on the only active set, applying the fix of kubernetes/kubernetes#138036 (else a
+scale during a maxSurge=0 rollout can leave the Deployment stuck forever).
 
 Concurrency model: none; one ``DeploymentSync`` lives inside one reconcile call.
 
@@ -26,10 +32,12 @@ from typing import Any
 
 from ._plan import (
     NORMAL,
+    WARNING,
     Event,
     ObjectRef,
     PlanBuilder,
     annotations_of,
+    controller_ref_of,
     creation_time,
     deep_copy,
     name_of,
@@ -39,6 +47,7 @@ from ._plan import (
 
 __all__ = [
     "DESIRED_REPLICAS_ANNOTATION",
+    "RollbackError",
     "MAX_REPLICAS_ANNOTATION",
     "REVISION_ANNOTATION",
     "DeploymentSync",
@@ -46,6 +55,7 @@ __all__ = [
     "max_unavailable",
     "new_rs_new_replicas",
     "resolve_fenceposts",
+    "rollback_deployment",
 ]
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -54,6 +64,12 @@ DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
 ROLLBACK_TO_ANNOTATION = "deprecated.deployment.rollback.to"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
+SKIP_COPY = frozenset({
+    "kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
+    REVISION_HISTORY_ANNOTATION, DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION,
+    ROLLBACK_TO_ANNOTATION,
+})
+
 
 
 # -- spec accessors ---------------------------------------------------------------------
@@ -415,3 +431,115 @@ def scale(sync: DeploymentSync, new_rs: dict[str, Any] | None, old_rss: list[dic
         sizes[0] = max(0, sizes[0] + to_add - added)
     for rs, size in zip(all_rss, sizes, strict=True):
         sync.scale_rs(rs, size, operation)
+
+
+# -- rollback (rollback.go, kubectl rollout undo) ---------------------------------------------
+
+
+class RollbackError(ValueError):
+    """``kubectl rollout undo`` cannot roll back (kubectl's message)."""
+
+
+def _strip_hash(template: Mapping[str, Any]) -> Any:
+    t = deep_copy(dict(template or {}))
+    labels = (t.get("metadata") or {}).get("labels")
+    if labels is not None:
+        labels.pop(POD_TEMPLATE_HASH_LABEL, None)
+        if not labels:
+            del t["metadata"]["labels"]
+    return _normalized(t)
+
+
+def _normalized(x: Any) -> Any:
+    """JSON with empty maps/lists and nulls dropped (``omitempty``), for comparisons."""
+    if isinstance(x, Mapping):
+        out = {k: _normalized(v) for k, v in x.items()}
+        return {k: v for k, v in out.items() if v not in (None, {}, [])}
+    if isinstance(x, list):
+        return [_normalized(v) for v in x]
+    return x
+
+
+def equal_ignore_hash(t1: Mapping[str, Any], t2: Mapping[str, Any]) -> bool:
+    """``EqualIgnoreHash``: templates equal once the pod-template-hash label is removed."""
+    return _strip_hash(t1) == _strip_hash(t2)
+
+
+def rollback_to(d: Mapping[str, Any]) -> int | None:
+    raw = annotations_of(d).get(ROLLBACK_TO_ANNOTATION)
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def rollback(sync: DeploymentSync, all_rss: Sequence[Mapping[str, Any]]) -> None:
+    """rollback.go: copy the template of the requested revision (0: the previous one) into
+    the deployment and clear the request, with Kubernetes' events. ``all_rss`` are the
+    sets after ``getAllReplicaSetsAndSyncRevision(create=True)``."""
+    revision = rollback_to(sync.d) or 0
+    if revision == 0:
+        revs = sorted({r for rs in all_rss if (r := revision_of(rs))}, reverse=True)
+        revision = revs[1] if len(revs) > 1 else 0
+        if revision == 0:
+            sync.b.event(WARNING, "DeploymentRollbackRevisionNotFound", "Unable to find last revision.", sync.ref)
+            return _clear_rollback(sync)
+    target = next((rs for rs in all_rss if revision_of(rs) == revision), None)
+    if target is None:
+        sync.b.event(WARNING, "DeploymentRollbackRevisionNotFound",
+                     "Unable to find the revision to rollback to.", sync.ref)
+        return _clear_rollback(sync)
+    spec = sync.d.setdefault("spec", {})
+    if equal_ignore_hash(spec.get("template") or {}, (target.get("spec") or {}).get("template") or {}):
+        sync.b.event(WARNING, "DeploymentRollbackTemplateUnchanged",
+                     f'The rollback revision contains the same template as current deployment "{name_of(sync.d)}"',
+                     sync.ref)
+        return _clear_rollback(sync)
+    _apply_template(sync.d, target)
+    _clear_rollback(sync, [Event(type=NORMAL, reason="DeploymentRollback", involved=sync.ref,
+                                 message=f'Rolled back deployment "{name_of(sync.d)}" to revision {revision}')])
+
+
+def _apply_template(d: dict[str, Any], rs: Mapping[str, Any]) -> None:
+    """``SetFromReplicaSetTemplate`` + ``SetDeploymentAnnotationsTo``."""
+    template = deep_copy((rs.get("spec") or {}).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    labels.pop(POD_TEMPLATE_HASH_LABEL, None)
+    d.setdefault("spec", {})["template"] = template
+    meta = d.setdefault("metadata", {})
+    kept = {k: v for k, v in (meta.get("annotations") or {}).items() if k in SKIP_COPY}
+    kept.update({k: v for k, v in annotations_of(rs).items() if k not in SKIP_COPY})
+    meta["annotations"] = kept
+
+
+def _clear_rollback(sync: DeploymentSync, events: Sequence[Event] = ()) -> None:
+    """``updateDeploymentAndClearRollbackTo``: an update of the whole deployment."""
+    (sync.d.get("metadata", {}).get("annotations") or {}).pop(ROLLBACK_TO_ANNOTATION, None)
+    body = deep_copy(sync.d)
+    body["status"] = deep_copy(sync.original.get("status") or {})
+    sync.b.update(sync.ref, body, on_success=events)
+
+
+def rollback_deployment(deployment: Mapping[str, Any], replica_sets: Iterable[Mapping[str, Any]],
+                        to_revision: int = 0) -> dict[str, Any]:
+    """What ``kubectl rollout undo [--to-revision=N]`` writes: the deployment with the pod
+    template and annotations of revision N (0: the previous one). Raises ``RollbackError``
+    with kubectl's messages."""
+    owned = [rs for rs in replica_sets if (controller_ref_of(rs) or {}).get("uid") == uid_of(deployment)]
+    by_rev = {r: rs for rs in owned if (r := revision_of(rs))}
+    if not by_rev:
+        raise RollbackError(f'no rollout history found for deployment "{name_of(deployment)}"')
+    if to_revision == 0:
+        revs = sorted(by_rev, reverse=True)
+        if len(revs) < 2:
+            raise RollbackError("no revision found for deployment")
+        to_revision = revs[1]
+    target = by_rev.get(to_revision)
+    if target is None:
+        raise RollbackError(f"unable to find specified revision {to_revision} in history")
+    d = deep_copy(dict(deployment))
+    if equal_ignore_hash((d.get("spec") or {}).get("template") or {},
+                         (target.get("spec") or {}).get("template") or {}):
+        raise RollbackError(f"skipped rollback (current template already matches revision {to_revision})")
+    _apply_template(d, target)
+    return d
