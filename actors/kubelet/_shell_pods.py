@@ -6,7 +6,8 @@ selector ``spec.nodeName=<node>``):
 - a new pod is admitted (``_shell_admit``) or rejected — phase Failed, the predicate's
   reason, "Pod was rejected: …", and a Warning event;
 - an admitted pod gets a ``PodWorker`` on the node's shared ``ContainerRuntime``; every
-  change of the pod object, every timer at the worker's ``next_wakeup`` and the pod network
+  change of the pod object but a status-only one (the kubelet reconciles those without a
+  sync, as ``checkAndUpdatePod`` does — most are its own writes coming back), every timer at the worker's ``next_wakeup`` and the pod network
   becoming ready make it ``sync``; its actions are carried out at once: ``SetupNetwork`` →
   CNI ADD (``PodNetwork.setup``) then ``network_ready``/``network_failed`` and sync again,
   ``TeardownNetwork`` → CNI DEL, ``ReportStatus`` → the status writer (PATCH on change),
@@ -68,6 +69,13 @@ def _meta(pod: Mapping[str, Any]) -> Mapping[str, Any]:
     return pod.get("metadata") or {}
 
 
+def _semantic(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes the kubelet sync a pod again (``podsDifferSemantically``): not its status."""
+    meta = _meta(pod)
+    return (pod.get("spec"), meta.get("labels"), meta.get("annotations"),
+            meta.get("deletionTimestamp"), meta.get("deletionGracePeriodSeconds"))
+
+
 class PodManager:
     """The pods of one node (see the module docstring)."""
 
@@ -83,6 +91,7 @@ class PodManager:
         self._timers: dict[str, Timer] = {}
         self._instant: tuple[float, int] = (-1.0, 0)
         self._net_warned: dict[str, None] = {}
+        self._synced: dict[str, None] = {}  # synced by this kubelet process (after a restart: none)
         self._labels = node_labels(config)
 
     # -- inputs --------------------------------------------------------------------------------
@@ -107,7 +116,10 @@ class PodManager:
                                node_ip=self.config.node_ip)
             self.host.workers[uid] = worker
         else:
+            changed = _semantic(worker.pod) != _semantic(pod)
             worker.update(pod)
+            if not changed and uid in self._synced:
+                return  # a status-only change (often our own write): reconcile, do not sync
         self.sync(uid)
 
     def pod_removed(self, pod: Mapping[str, Any]) -> None:
@@ -167,6 +179,7 @@ class PodManager:
             self._network_not_ready(worker)
             return
         now = self.actor.wall_time()
+        self._synced[uid] = None
         result: SyncResult | None = None
         for _ in range(8):
             result = worker.sync(now)
@@ -231,6 +244,7 @@ class PodManager:
         self.host.workers.pop(uid, None)
         self.removed.pop(uid, None)
         self._net_warned.pop(uid, None)
+        self._synced.pop(uid, None)
         self.status.forget(uid)
         runtime = self.host.runtime
         for sb in runtime.list_sandboxes(uid):
