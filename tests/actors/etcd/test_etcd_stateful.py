@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from actors.checker import check
 from actors.etcd._campaign_clients import Halt, Invoke, Ledger
 from actors.etcd._campaign_cluster import EtcdCluster
+from actors.etcd._raft import Role
 from runtime import Simulation, SimulationTimeout
 from runtime.strategies import link_faults
 
@@ -63,10 +64,12 @@ class EtcdFaults(RuleBasedStateMachine):
         self.ledger = Ledger()
 
     @initialize(seed=st.integers(0, 2**16), members=st.sampled_from([3, 5]),
-                snapshot_count=st.sampled_from([20, 10_000]))
-    def setup(self, seed: int, members: int, snapshot_count: int) -> None:
+                snapshot_count=st.sampled_from([20, 10_000]), batch=st.sampled_from([256, 1]))
+    def setup(self, seed: int, members: int, snapshot_count: int, batch: int) -> None:
         self.sim = Simulation(seed)
+        # batch 1: old-term entries travel apart from a new leader's own (Figure 8's window)
         self.cluster = EtcdCluster(self.sim, members=members, snapshot_count=snapshot_count,
+                                   max_entries_per_msg=batch,
                                    unsafe_commit_old_term=self.unsafe_commit_old_term)
         for p in range(CLIENTS):
             # Clients 0 and 1 run a random workload all along; client 2 runs what rules ask.
@@ -126,6 +129,32 @@ class EtcdFaults(RuleBasedStateMachine):
     @rule(k=st.integers(0, 9), dt=DT)
     def restart(self, k: int, dt: float) -> None:
         self.c.restart(self._member(k))
+        self.s.advance(dt)
+
+    def _leaders(self) -> list[str]:
+        return [n for n, node in self.c.nodes().items() if node.role is Role.LEADER]
+
+    @rule(lose=st.sampled_from([None, True, False]), dt=DT)
+    def crash_leader(self, lose: bool | None, dt: float) -> None:
+        for name in self._leaders():
+            self.c.crash(name, lose_unsynced=lose)
+        self.s.advance(dt)
+
+    @rule(dt=DT)
+    def isolate_next_leader(self, dt: float) -> None:
+        """Wait for the next election and cut the winner off before it replicates anything."""
+        nodes = self.c.nodes()
+        term = max((n.term for n in nodes.values()), default=0)
+
+        def elected() -> bool:
+            return any(n.role is Role.LEADER and n.term > term for n in self.c.nodes().values())
+        try:
+            self.s.run_until(elected, timeout=3 * ELECTION_TIMEOUT)
+        except SimulationTimeout:
+            return
+        winner = [n for n, node in self.c.nodes().items() if node.role is Role.LEADER and node.term > term]
+        self.s.heal()
+        self.s.partition(winner, [n for n in self.c.names if n not in winner])
         self.s.advance(dt)
 
     @rule(on=st.booleans())
@@ -240,3 +269,4 @@ def test_etcd_cluster_safety_and_liveness_campaign(request: pytest.FixtureReques
         EtcdFaults,
         settings=settings(max_examples=examples, stateful_step_count=60, **COMMON),
     )
+
