@@ -23,10 +23,18 @@ server and the gRPC servers. ``run_live`` runs until cancelled (the CLI cancels 
 SIGINT/SIGTERM); on the way out it stops the servers, then the actors in reverse start
 order, then syncs and closes every journal.
 
+The data directory: ``state/`` (one journal per actor), ``pki/`` (CA, serving
+certificate, ``tokens.csv``), ``cluster.yaml`` (the spec of the last start, reused by
+``kubetwin up`` when given no other; its etcd membership can never change),
+``etcdctl.env``, ``kubeconfig`` (unless placed elsewhere), ``kubetwin.lock`` and
+``kubetwin.pid``.
+
 Invariants: one process per data directory (an exclusive ``flock`` on
 ``<data_dir>/kubetwin.lock``, held while it runs; its pid is in ``kubetwin.pid``); the
 kubeconfig is written only after every apiserver is ready and the HTTPS endpoint answers,
-with the address actually bound; ``etcdctl.env`` names the endpoints actually bound.
+with the address actually bound, and a kubeconfig holding only our entries is removed at
+start and at stop, so "the file exists" means "the API answers" to a script (unless a
+killed process left it behind); ``etcdctl.env`` names the endpoints actually bound.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import functools
 import io
 import os
 import secrets  # noqa: TID251  (live mode: a fresh seed per start, never a repeated uid)
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,6 +276,20 @@ async def _close_etcd(endpoints: list[EtcdEndpoint]) -> None:
             await endpoint.stop(0.5)
 
 
+def _check_free(host: str, ports: list[int]) -> None:
+    """Fail before booting when a fixed port is taken (the servers bind only once the
+    apiservers are ready, seconds later). Racy by nature; the servers still check."""
+    for port in ports:
+        if port == 0:
+            continue
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            try:
+                sock.bind((host, port))
+            except OSError as e:
+                raise OSError(e.errno, f"{host}:{port} is not free: {e.strerror}") from None
+
+
 def _server_of(kubeconfig: Path) -> str:
     config = yaml.safe_load(kubeconfig.read_text()) or {}
     for item in config.get("clusters") or []:
@@ -292,6 +315,7 @@ async def run_live(spec: ClusterSpec | None = None, *, data_dir: str | os.PathLi
     root = Path(data_dir).expanduser().resolve()
     kube = Path(kubeconfig).expanduser().resolve() if kubeconfig else root / "kubeconfig"
     with _exclusive(root):
+        _check_free(host, [port, *(etcd_ports or [])])
         _save_spec(root, spec)
         creds = await anyio.to_thread.run_sync(
             functools.partial(ensure_credentials, root, hosts=(host,)))
