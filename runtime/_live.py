@@ -3,7 +3,9 @@
 ``async with live_system(seed=…, data_dir=…) as system:`` runs an ``ActorSystem`` on the
 running asyncio loop (under ``anyio.run``); timers are real, the wall clock is the machine's,
 and durable stores are journal files in ``data_dir`` when one is given, so a restart of the
-process loses nothing that was synced.
+process loses nothing that was synced. ``persist(name)`` picks the actors whose stores are
+files (default: all); the others (transient actors: a mailbox per watch stream) keep theirs
+in memory and leave no file behind.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ._durable import DurableStore, FileStore
 from ._system import ActorSystem
@@ -20,12 +22,15 @@ from ._system import ActorSystem
 __all__ = ["live_system"]
 
 
-def _store_factory(data_dir: str | None):  # type: ignore[no-untyped-def]
+def _store_factory(data_dir: str | None, persist: Callable[[str], bool] | None
+                   ) -> Callable[[str], DurableStore]:
     if data_dir is None:
         return lambda name: DurableStore()
     os.makedirs(data_dir, exist_ok=True)
 
     def make(name: str) -> DurableStore:
+        if persist is not None and not persist(name):
+            return DurableStore()
         safe = name.replace("/", "_").replace(os.sep, "_")
         return FileStore(os.path.join(data_dir, f"{safe}.journal"))
 
@@ -34,7 +39,8 @@ def _store_factory(data_dir: str | None):  # type: ignore[no-untyped-def]
 
 @contextlib.asynccontextmanager
 async def live_system(
-    *, seed: int = 0, data_dir: str | None = None, trace: bool = False, log_level: str = "warning"
+    *, seed: int = 0, data_dir: str | None = None, trace: bool = False, log_level: str = "warning",
+    persist: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[ActorSystem]:
     loop = asyncio.get_running_loop()
     system = ActorSystem(
@@ -43,7 +49,7 @@ async def live_system(
         simulated=False,
         trace=trace,
         wall_base=time.time() - loop.time(),
-        store_factory=_store_factory(data_dir),
+        store_factory=_store_factory(data_dir, persist),
         log_level=log_level,
     )
     try:

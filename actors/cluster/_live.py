@@ -320,12 +320,14 @@ async def run_live(spec: ClusterSpec | None = None, *, data_dir: str | os.PathLi
         creds = await anyio.to_thread.run_sync(
             functools.partial(ensure_credentials, root, hosts=(host,)))
         seed = secrets.randbits(63) if seed is None else seed
-        async with live_system(seed=seed, data_dir=str(root / "state"),
-                               log_level=log_level) as system:
+        durable: set[str] = set()  # the components: per-stream mailboxes leave no file
+        async with live_system(seed=seed, data_dir=str(root / "state"), log_level=log_level,
+                               persist=durable.__contains__) as system:
             ctx = BuildContext(spec=spec, seed=seed, rng=system.rng_for("cluster:tokens"))
             _token_table(creds.tokens, spec, ctx)
             ctx.add_user(ADMIN_USER, ("system:masters",))  # the file's row: no new token
             components = components_for(ctx)
+            durable.update(c.name for c in components)
             _drop_own_kubeconfig(kube)
             _spawn(system, components)
             try:

@@ -102,6 +102,25 @@ class Tools:
         return subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=30,
                               stdin=subprocess.DEVNULL, check=False)
 
+    def watch_events(self, until: str, timeout: float = 20.0) -> str:
+        """``kubectl get events --watch`` until ``until`` is printed (bounded), then ^C."""
+        path = Path(self.cache).with_name("watch.out")
+        argv = [KUBECTL or "kubectl", "--kubeconfig", str(self.up.kubeconfig), "--cache-dir",
+                self.cache, "get", "events", "--watch"]
+        with open(path, "wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                    stdin=subprocess.DEVNULL)
+        try:
+            _eventually(lambda: until in path.read_text(), timeout)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        return path.read_text()
+
     def etcdctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``source DIR/etcdctl.env; etcdctl …``, literally."""
         env_file = shlex.quote(str(self.up.data_dir / "etcdctl.env"))
@@ -165,6 +184,7 @@ def _workloads(t: Tools, out: dict[str, Any]) -> None:
     out["pods"] = k("get", "pods")
     out["deploy"] = k("get", "deployment", "web")
     out["events"] = k("get", "events")
+    out["events_watch"] = t.watch_events("nginx" if "kube-scheduler" in HAS else "LAST SEEN")
     out["lease"] = k("get", "lease", "kube-scheduler", "-n", "kube-system", "-o", "yaml")
     out["missing"] = k("get", "deployment", "nope")
     out["bad_token"] = k("--token=not-the-token", "get", "ns")
@@ -178,6 +198,7 @@ def _restart(tmp: Path, up: Up, out: dict[str, Any], procs: list[Up]) -> None:
     out["sigterm_rc"] = up.wait_exit()
     out["first_stderr"] = up.stderr
     out["after_stop"] = sorted(p.name for p in up.data_dir.iterdir())
+    out["journals"] = sorted(p.name for p in (up.data_dir / "state").iterdir())
     out["kubeconfig_after_stop"] = up.kubeconfig.exists()
     again = Up(tmp, "second")  # no flags: the saved spec (3 etcd members)
     procs.append(again)
@@ -252,6 +273,7 @@ def test_kubectl_workloads_and_events(session: dict[str, Any]) -> None:
         assert pods["nginx"][1:3] == ["1/1", "Running"], session["pods"].stdout
         assert "Successfully assigned default/nginx to minikube" in events
         assert re.search(r"Started\s+pod/nginx", events), events
+        assert re.search(r"Scheduled\s+pod/nginx", session["events_watch"])
     if {"kube-controller-manager", "kube-scheduler", "kubelet"} <= HAS:
         assert any(n.startswith("web-") and r[2] == "Running" for n, r in pods.items())
         assert re.search(r"ScalingReplicaSet\s+deployment/web", events), events
@@ -289,6 +311,9 @@ def test_restart_on_the_same_data_dir_keeps_objects(session: dict[str, Any]) -> 
     assert "SIGTERM: stopping" in session["first_stderr"]
     assert "kubetwin.pid" not in session["after_stop"]
     assert {"cluster.yaml", "etcdctl.env", "pki", "state"} <= set(session["after_stop"])
+    journals = session["journals"]  # the components' disks; no file per watch stream
+    assert {"etcd-0.journal", "etcd-1.journal", "etcd-2.journal"} <= set(journals)
+    assert not [j for j in journals if j.startswith("$")], journals
     assert not session["kubeconfig_after_stop"]  # a script waiting for it waits for the API
     assert session["restart_deploy"].stdout.strip() == "deployment.apps/web"
     assert session["restart_pod"].stdout.strip() == "pod/nginx"
