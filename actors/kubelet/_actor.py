@@ -6,7 +6,8 @@ labels, taints, addresses, conditions, nodeInfo; on AlreadyExists — a restarte
 it reconciles the status instead), records the kubelet's start-up events on the Node, then:
 - renews ``kube-node-lease/<node>`` every 10 s (leaseDurationSeconds 40), creating it when
   missing, re-reading it on a conflict;
-- computes the node status every 10 s and PATCHes ``nodes/<node>/status`` when it changed
+- computes the node status every 10 s and PATCHes ``nodes/<node>/status`` (strategic merge:
+  conditions by type, so conditions other components own survive) when it changed
   (heartbeats aside) or 5 minutes after the last report;
 - takes its podCIDR from the Node's ``spec.podCIDR`` (set by the node IPAM controller);
   when the cluster runs no controller manager, the kubelet registers the Node with the
@@ -281,7 +282,7 @@ class Kubelet(ClientActorMixin, Actor):
             return
         try:
             node = await self.client.patch("nodes", self.config.node, {"status": status},
-                                           "merge", subresource="status")
+                                           "strategic", subresource="status")
         except (ApiError, TransportError) as e:
             self.log.info("error updating node status, will retry", error=str(e))
             return

@@ -2,17 +2,19 @@
 
 What it is:
 - ``StatusWriter``: the kubelet's status manager. ``set_status`` records the latest status
-  of a pod; one writer task sends, per pod in the order they became dirty, a merge PATCH of
-  ``pods/<name>/status`` — only when the status differs from the last one the API accepted,
-  and only the latest (intermediate statuses are coalesced, as ``syncBatch`` does). Keys
-  the new status lacks are set to null so the stored status equals the kubelet's.
+  of a pod; one writer task sends, per pod in the order they became dirty, a strategic
+  merge PATCH of ``pods/<name>/status`` (conditions merge by type: other writers' stay) —
+  only when the status differs from the last one the API accepted, and only the latest
+  (intermediate statuses are coalesced, as ``syncBatch`` does). Keys the new status lacks
+  are set to null so the stored status equals the kubelet's.
   ``delete`` queues the final ``DELETE`` with ``gracePeriodSeconds: 0`` (and a uid
   precondition), sent after the pod's last status. A pod that is gone (404) is forgotten;
   transport failures are retried after 1 s; other rejections are logged and dropped.
 - ``KubeletEventRecorder``: the client's ``EventRecorder`` that also stamps
   ``involvedObject.fieldPath`` (``spec.containers{nginx}``) on container events, as the
   kubelet's ``recorder.Eventf(ref-with-fieldPath, ...)`` does, and keeps event names unique
-  when several events of one object share a virtual instant (Pulled, Created, Started).
+  when several events of one object share a virtual instant (Pulled, Created, Started, or
+  another component's event about the same pod).
 
 Concurrency model: both belong to the kubelet actor; their writes run in tasks spawned on it
 (``actor.spawn``). Nothing blocks a handler.
@@ -48,6 +50,7 @@ class KubeletEventRecorder(EventRecorder):
         super().__init__(client, component, host)
         self._field_path = ""
         self._last_nanos: dict[str, int] = {}
+        self._offset = client.actor.rng.randrange(1, 1000)
 
     def pod_event(self, pod: Mapping[str, Any], type_: str, reason: str, message: str,
                   field_path: str = "") -> None:
@@ -65,10 +68,12 @@ class KubeletEventRecorder(EventRecorder):
             ref = {**ref, "fieldPath": self._field_path}
         ev = super()._make_event(ref, type_, reason, message)
         # Names are <object>.<Unix nanoseconds in hex>; in virtual time several events of one
-        # object share an instant, and equal names would collide (AlreadyExists). A real clock
-        # has moved on by then: take the next free nanosecond.
+        # object share an instant (Pulled, Created, Started; or the scheduler's Scheduled), and
+        # equal names collide (AlreadyExists). A real clock would read a few nanoseconds later
+        # in this process: add this recorder's own sub-microsecond offset, and take the next
+        # free nanosecond after the last one used for the object.
         name, _, stamp = ev["metadata"]["name"].rpartition(".")
-        nanos = max(int(stamp, 16), self._last_nanos.get(name, -1) + 1)
+        nanos = max(int(stamp, 16) + self._offset, self._last_nanos.get(name, -1) + 1)
         self._last_nanos[name] = nanos
         if len(self._last_nanos) > 4096:
             self._last_nanos.pop(next(iter(self._last_nanos)))
@@ -133,7 +138,7 @@ class StatusWriter:
             if status != old:
                 patch = {**{k: None for k in (old or {}) if k not in status}, **status}
                 try:
-                    await self._client.patch("pods", name, {"status": patch}, "merge",
+                    await self._client.patch("pods", name, {"status": patch}, "strategic",
                                              namespace=ns, subresource="status")
                 except ApiError as e:
                     if e.code == 404:
