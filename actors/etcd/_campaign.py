@@ -67,6 +67,7 @@ class CampaignConfig(msgspec.Struct, frozen=True, kw_only=True):
     snapshot_count: int = 200  # low, as Jepsen's --snapshot-count, so snapshots happen
     unsafe_commit_old_term: bool = False
     trace: bool = False
+    leader_bound: float = 10.0  # liveness: a leader within this long of the heal (5 timeouts)
     checker_steps: int = 20_000_000
     stop_on_violation: bool = False
 
@@ -170,6 +171,9 @@ def run_campaign(cfg: CampaignConfig) -> CampaignResult:
         schedule = nemesis_schedule(cfg, cluster.names)
         sim.nemesis(schedule)
         leader_at = _drive(sim, cluster, ledger, cfg, heal_at)
+        if leader_at is None or leader_at - heal_at > cfg.leader_bound:
+            cluster.violation(f"liveness: no leader followed by a quorum within {cfg.leader_bound:g} s "
+                              f"of the heal at {heal_at:g} s")
         cluster.check_converged(ledger)
         verdict = check(ledger.events, max_steps=cfg.checker_steps)
         watcher = sim.actor("watcher")

@@ -62,6 +62,7 @@ class EtcdCluster:
         self._next_id = members + 1
         self._crashes_seen = 0
         self._durable: dict[int, tuple[Any, int, list[Any]]] = {}
+        self._revisions: dict[str, tuple[Any, int]] = {}
         self._watch_checked = 0
         for i in self.ids:
             self._spawn_member(i, joining=False)
@@ -203,6 +204,7 @@ class EtcdCluster:
         running = self.running()
         self.safety.inspect({name: m.node for name, m in running.items()})
         self._check_crashes()
+        self._check_revisions(running)
         if ledger is not None:
             self._check_durable(running, ledger)
         if self.watcher is not None:
@@ -214,6 +216,14 @@ class EtcdCluster:
             if why != _INJECTED:
                 self.violation(f"{name} crashed at {at:.3f} s: {why}")
         self._crashes_seen = len(crashes)
+
+    def _check_revisions(self, running: dict[str, EtcdMember]) -> None:
+        """A member's store revision never goes back while it runs (etcd#14370's symptom)."""
+        for name, m in running.items():
+            seen = self._revisions.get(name)
+            if seen is not None and seen[0] is m.sm and m.sm.revision < seen[1]:
+                self.violation(f"revision went back on {name}: {seen[1]} then {m.sm.revision}")
+            self._revisions[name] = (m.sm, m.sm.revision)
 
     def _check_durable(self, running: dict[str, EtcdMember], ledger: Ledger) -> None:
         """Every acknowledged write is in each member's history once it passed that revision."""

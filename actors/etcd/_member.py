@@ -67,14 +67,14 @@ class EtcdConfig(msgspec.Struct, frozen=True):
     lease_check_interval: float = 0.5
     progress_interval: float = 5.0  # progress notifications to watchers that asked for them
     joining: bool = False  # added by MemberAdd: starts with no voters until it learns them
+    pre_vote: bool = True  # etcd's default since 3.5
+    check_quorum: bool = True
+    max_entries_per_msg: int = 256
     # Test hooks, off by default. `observer`: an actor address told small records of what this
     # member applies and when it becomes leader (`_observer`), for the safety checks of fault
     # campaigns. `unsafe_commit_old_term`: Raft's Figure-8 bug on purpose (see RaftNode).
     observer: str | None = None
     unsafe_commit_old_term: bool = False
-    pre_vote: bool = True
-    check_quorum: bool = True
-    max_entries_per_msg: int = 256
 
 
 class _Tick(msgspec.Struct, frozen=True, tag="etcd.tick"):
