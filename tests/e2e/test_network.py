@@ -213,3 +213,35 @@ def test_nodeport_and_session_affinity():
         r = cluster.request(from_pod=("default", "a"), to=f"{node2}:30080")
         assert b"You've hit" in r.reply
         assert "DNAT" in r.path_str and "SNAT" in r.path_str  # NodePort traffic is masqueraded
+
+
+def _scenario(seed):
+    with simulate(SPEC, seed=seed) as cluster:
+        cluster.create(pod("a", "node-1"))
+        cluster.create(pod("b", "node-2", labels={"app": "web"}))
+        cluster.create(pod("pending", "node-9"))  # bound to a node that does not exist
+        cluster.run_until(lambda c: running(c, "a", "b"), timeout=60)
+        with pytest.raises(RequestFailed, match="pod default/pending has no IP"):
+            cluster.request(from_pod=("default", "pending"), to="10.96.0.1:443")
+        with pytest.raises(RequestFailed) as e:  # no EndpointSlice for kube-dns: REJECTed
+            cluster.request(from_pod=("default", "a"), to="kubernetes.default:443")
+        assert "REJECT 10.96.0.10:53/UDP: no endpoints" in e.value.path_str
+        cluster.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                        "spec": {"clusterIP": "10.96.0.50", "ports": [{"port": 80,
+                                                                       "targetPort": 8080}]}})
+        cluster.create(slice_for("web", [ip_of(cluster, "b"), ip_of(cluster, "a")]))
+        cluster.advance(2)
+        paths = [cluster.request(from_pod=("default", "a"), to="10.96.0.50:80").path_str
+                 for _ in range(6)]
+        return paths, ip_of(cluster, "a"), ip_of(cluster, "b")
+
+
+def test_the_same_seed_gives_the_same_network():
+    first = _scenario(17)
+    assert first == _scenario(17)
+    paths, a, b = first
+    chosen = {re.search(r"DNAT 10\.96\.0\.50:80 → (\S+)\]?", p).group(1).rstrip("];")
+              for p in paths}
+    assert chosen == {f"{a}:8080", f"{b}:8080"}  # both backends (seeded random choice)
+    hairpin = [p for p in paths if f"→ {a}:8080" in p]
+    assert all("SNAT" in p for p in hairpin)  # a pod reaching itself through its Service
