@@ -4,8 +4,9 @@ What it is: the iptables proxier's control loop. Informers on Services, Endpoint
 Endpoints (all namespaces, as ``system:kube-proxy``) mark the proxy dirty; a sync computes
 the node's whole rule set from the caches (``_rules.node_rules``) and swaps it in atomically
 (``Fabric.replace_service_rules``: iptables-restore of the full table). Syncs are
-rate-limited as kube-proxy's ``BoundedFrequencyRunner`` does with the iptables defaults of
-v1.28+: at most one per ``minSyncPeriod`` (1 s; a change after a quiet second syncs at once,
+rate-limited as kube-proxy's ``BoundedFrequencyRunner`` does with the iptables defaults
+(``--iptables-min-sync-period`` 1 s since kubernetes/kubernetes#92836, ``--iptables-sync-period``
+30 s): at most one per ``minSyncPeriod`` (a change after a quiet second syncs at once,
 changes within it are folded into one sync when the second is up) and at least one per
 ``syncPeriod`` (30 s, the periodic resync that repairs anything that drifted). The first
 sync waits for all three informers to have synced, as kube-proxy waits for its caches. A
@@ -43,7 +44,7 @@ from ._rules import node_rules
 
 __all__ = ["MIN_SYNC_PERIOD", "SYNC_PERIOD", "KubeProxy", "KubeProxyConfig", "ProxySync"]
 
-MIN_SYNC_PERIOD = 1.0  # iptables.minSyncPeriod default since v1.27 (was 0 before)
+MIN_SYNC_PERIOD = 1.0  # iptables.minSyncPeriod default (1 s since kubernetes#92836; 0 before)
 SYNC_PERIOD = 30.0  # iptables.syncPeriod default
 KINDS = ("services", "endpointslices", "endpoints")
 RETRY = 1.0
