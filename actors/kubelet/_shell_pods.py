@@ -97,7 +97,12 @@ class PodManager:
     # -- inputs --------------------------------------------------------------------------------
     def pod_changed(self, pod: Obj) -> None:
         uid = _meta(pod).get("uid") or ""
-        if not uid or uid in self.rejected:
+        if not uid:
+            return
+        if uid in self.rejected:
+            if _meta(pod).get("deletionTimestamp"):  # nothing runs: finish the deletion at once
+                self.status.delete(uid, _meta(pod).get("namespace") or "default",
+                                   _meta(pod).get("name") or "")
             return
         worker = self.host.workers.get(uid)
         if worker is None:

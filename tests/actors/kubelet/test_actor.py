@@ -180,6 +180,11 @@ def test_admission_rejects_what_does_not_fit():
         cluster.advance(1)
         assert [(e["type"], e["reason"]) for e in events(cluster, "big")] == [
             ("Warning", "OutOfcpu")]
+        cluster.create(pod("fits", "node-1"))  # the rejected pods hold no resources
+        cluster.run_until(lambda c: phase(c, "fits") == "Running", timeout=30)
+        cluster.delete("pods", "big")  # graceful, but nothing runs: gone at once
+        cluster.run_until(lambda c: "big" not in [p["metadata"]["name"] for p in c.list(
+            "pods", "default")["items"]], timeout=5)
 
 
 def test_a_host_network_pod_gets_the_node_address():
