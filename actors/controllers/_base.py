@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from runtime import Actor
 
 __all__ = [
+    "CONTROLLER_INDEX",
     "CONTROLLERS",
     "Controller",
     "ControllerHost",
@@ -77,6 +78,7 @@ __all__ = [
     "InformerSpec",
     "PlanFailed",
     "controller_key_of",
+    "index_by_controller_or_orphan",
     "obj_of",
     "register_controller",
 ]
@@ -128,6 +130,19 @@ def controller_key_of(obj: Mapping[str, Any], kind: str) -> tuple[str, str] | No
             name = ref.get("name") or ""
             return (f"{ns}/{name}" if ns else name), ref.get("uid") or ""
     return None
+
+
+CONTROLLER_INDEX = "controller_or_orphan"
+
+
+def index_by_controller_or_orphan(obj: Mapping[str, Any]) -> list[str]:
+    """The controller owner's uid, or ``orphan/<namespace>`` for an object without one: a
+    ReplicaSet's candidates are its own pods, its siblings' and its namespace's orphans."""
+    meta = obj.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") and ref.get("uid"):
+            return [ref["uid"]]
+    return [f"orphan/{meta.get('namespace') or ''}"]
 
 
 def _resource_of(ref: ObjectRef) -> str:
