@@ -17,6 +17,7 @@ from actors.etcd._raft import (
     MsgAppResp,
     MsgHeartbeat,
     MsgSnap,
+    NotLeader,
     RaftNode,
     Role,
 )
@@ -340,3 +341,23 @@ def test_follower_commits_only_up_to_the_last_new_entry() -> None:
     rd = node.ready()
     assert node.status().commit == 3
     assert [e.index for e in rd.committed_entries] == [1, 2, 3]
+
+
+def test_propose_batch_appends_and_replicates_together() -> None:
+    c = Cluster(3, seed=15)
+    c.elect(1)
+    c.deliver_all()
+    first = c.node(1).propose_batch([b"a", b"b", b"c"])
+    assert first == c.node(1).status().last_index - 2
+    c.process_ready(1)
+    apps = [m for m in c.in_flight if isinstance(m, MsgApp)]
+    assert sorted(m.to for m in apps) == [2, 3]
+    assert all([e.data for e in m.entries] == [b"a", b"b", b"c"] for m in apps)
+    c.deliver_all()
+    assert all(c.applied_data(i) == [b"a", b"b", b"c"] for i in c.ids)
+    with pytest.raises(ValueError):
+        c.node(1).propose_batch([])
+    with pytest.raises(ValueError):
+        c.node(1).propose_batch([b"x", b""])
+    with pytest.raises(NotLeader):
+        c.node(2).propose_batch([b"x"])

@@ -227,14 +227,18 @@ class RaftMachine(RuleBasedStateMachine):
 
     @rule(k=NODE, n=st.integers(1, 5))
     def propose(self, k: int, n: int) -> None:
+        """n == 1: propose(); n > 1: one propose_batch() of n entries (the shell's path)."""
         if (i := self._live(k)) is None:
             return
-        for _ in range(n):
-            self.counter += 1
-            try:
-                self.cl.node(i).propose(b"p%d" % self.counter)
-            except (NotLeader, ProposalDropped):
-                return
+        datas = [b"p%d" % (self.counter + j + 1) for j in range(n)]
+        self.counter += n
+        try:
+            if n == 1:
+                self.cl.node(i).propose(datas[0])
+            else:
+                self.cl.node(i).propose_batch(datas)
+        except (NotLeader, ProposalDropped):
+            pass
 
     @rule(k=NODE)
     def read(self, k: int) -> None:
@@ -326,7 +330,7 @@ def test_raft_safety_and_liveness_under_faults() -> None:
     run_state_machine_as_test(
         RaftMachine,
         settings=settings(
-            max_examples=150, stateful_step_count=100, derandomize=True, database=None, **COMMON
+            max_examples=120, stateful_step_count=100, derandomize=True, database=None, **COMMON
         ),
     )
 
