@@ -13,8 +13,10 @@ selector ``spec.nodeName=<node>``):
   ``TeardownNetwork`` → CNI DEL, ``ReportStatus`` → the status writer (PATCH on change),
   ``DeletePod`` → DELETE with grace 0 after the final status; its events go to the
   recorder (source ``kubelet``, host the node, ``fieldPath`` for container events);
-- pods that need the pod network wait for it (a Warning ``NetworkNotReady`` once, as the
-  kubelet's "network is not ready" sync error); hostNetwork pods do not;
+- pods wait for the node's pod network (a Warning ``NetworkNotReady`` once, as the kubelet's
+  "network is not ready" sync error). hostNetwork pods wait too, without the warning: the
+  node's host namespace joins the fabric only with its podCIDR (a simplification: Kubernetes
+  runs them before the CNI is ready);
 - a pod removed from the API while still running (force deletion) is killed with grace 0
   (2 s at least) and torn down, without further API writes; a pod whose deletion the
   kubelet completed is forgotten and its sandbox and containers removed from the runtime.
@@ -180,8 +182,11 @@ class PodManager:
         worker = self.host.workers.get(uid)
         if worker is None:
             return
-        if not self.host.network.ready and not (worker.pod.get("spec") or {}).get("hostNetwork"):
-            self._network_not_ready(worker)
+        if not self.host.network.ready:
+            # The node joins the fabric with its podCIDR, so even hostNetwork pods wait for it
+            # (in Kubernetes they run before the CNI is ready); only the others are warned.
+            if not (worker.pod.get("spec") or {}).get("hostNetwork"):
+                self._network_not_ready(worker)
             return
         now = self.actor.wall_time()
         self._synced[uid] = None
