@@ -210,7 +210,7 @@ async def _write(req: Req, svc: Services, obj: dict[str, Any], cur: Stored,
         admitted, quotas = await svc.admission.run(req, "UPDATE", obj, cur.obj)
         obj = admitted or obj
         if mode == "status":
-            obj = prepare_for_status_update(obj, cur.obj)
+            obj = prepare_for_status_update(obj, cur.obj, ri.resource)
         else:
             obj = prepare_for_update(ri, obj, cur.obj, finalize=mode == "finalize")
         validate_object(ri, obj, cur.obj)

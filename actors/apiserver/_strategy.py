@@ -175,9 +175,16 @@ def prepare_for_update(ri: ResourceInfo, new: dict[str, Any], old: dict[str, Any
     return out
 
 
-def prepare_for_status_update(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+# The older kinds' status strategies reset only spec and labels, so a status write may change
+# annotations: the deployment controller keeps deployment.kubernetes.io/revision that way.
+_STATUS_KEEPS_ANNOTATIONS = frozenset(
+    {"deployments", "replicasets", "daemonsets", "statefulsets", "replicationcontrollers"}
+)
+
+
+def prepare_for_status_update(new: dict[str, Any], old: dict[str, Any], resource: str = "") -> dict[str, Any]:
     """The stored object with only ``status`` taken from the request (the request's
-    resourceVersion still guards the write)."""
+    resourceVersion still guards the write); for the apps kinds, annotations too."""
     out = json_copy(old)
     if "status" in new:
         out["status"] = new["status"]
@@ -185,6 +192,12 @@ def prepare_for_status_update(new: dict[str, Any], old: dict[str, Any]) -> dict[
         out.pop("status", None)
     rv = get_meta(new).get("resourceVersion")
     meta = dict(out.get("metadata") or {})
+    if resource in _STATUS_KEEPS_ANNOTATIONS:
+        annotations = get_meta(new).get("annotations")
+        if annotations:
+            meta["annotations"] = json_copy(annotations)
+        else:
+            meta.pop("annotations", None)
     if rv:
         meta["resourceVersion"] = rv
     else:
