@@ -98,8 +98,7 @@ def _endpoints_backends(ep: Obj, name: str, proto: str) -> Backends:
     return tuple(dict.fromkeys(out))
 
 
-def port_backends(service: Obj, port: Obj, slices: list[Obj] | None,
-                  endpoints: Obj | None) -> Backends:
+def port_backends(port: Obj, slices: list[Obj] | None, endpoints: Obj | None) -> Backends:
     """The endpoints one Service port sends to (ready ones, else serving-terminating)."""
     name, proto = port.get("name") or "", port.get("protocol") or TCP
     if slices:
@@ -142,7 +141,7 @@ def _service_rules(svc: Obj, slices: list[Obj] | None, endpoints: Obj | None,
         proto = port.get("protocol") or TCP
         if proto not in (TCP, UDP) or not port.get("port"):
             continue
-        backends = port_backends(svc, port, slices, endpoints)
+        backends = port_backends(port, slices, endpoints)
         internal = _local(backends, node, spec.get("internalTrafficPolicy"))
         for vip in vips:
             rules.append(ServiceRule(vip, int(port["port"]), proto, internal, affinity))
