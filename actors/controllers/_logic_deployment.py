@@ -19,9 +19,7 @@ Concurrency model: none; pure functions. ``replica_sets`` are the namespace's Re
 
 Invariants: the status write carries the whole object including the revision annotation, as
 Kubernetes' ``UpdateStatus`` does (its deployment status strategy keeps
-``metadata.annotations``), and a new revision is also patched onto the object so that it
-persists with a status strategy that keeps only ``status``; at most one write per
-ReplicaSet per plan.
+``metadata.annotations``); at most one write per ReplicaSet per plan.
 """
 
 from __future__ import annotations
@@ -430,15 +428,7 @@ def _check_paused(sync: ro.DeploymentSync) -> None:
 
 
 def _flush_status(sync: ro.DeploymentSync) -> None:
-    """Write the status as ``UpdateStatus`` does: the whole object, revision annotation
-    included (Kubernetes' deployment status strategy keeps annotations). A status strategy
-    that keeps only ``status`` would drop that annotation and have every sync write again,
-    so a changed revision is also patched on the object itself (in Kubernetes that second
-    write is redundant and bumps ``generation``, once per rollout)."""
     original = sync.original
-    revision = annotations_of(sync.d).get(ro.REVISION_ANNOTATION)
-    if revision is not None and revision != annotations_of(original).get(ro.REVISION_ANNOTATION):
-        sync.b.patch(sync.ref, {"metadata": {"annotations": {ro.REVISION_ANNOTATION: revision}}})
     if (sync.d.get("status") or {}) != (original.get("status") or {}) \
             or annotations_of(sync.d) != annotations_of(original):
         body = deep_copy(sync.d)

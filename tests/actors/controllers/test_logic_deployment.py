@@ -111,10 +111,6 @@ class Cluster:
                 (self.pods if a.ref.kind == "Pod" else self.rss).pop(a.ref.name, None)
             else:
                 assert isinstance(a, Patch)
-                if a.ref.kind == "Deployment":  # the revision annotation
-                    ann = self.deploy["metadata"].setdefault("annotations", {})
-                    ann.update(a.patch["metadata"]["annotations"])
-                    self.deploy["metadata"]["generation"] += 1
             for e in a.on_success:
                 self.events.append((e.reason, e.render(name=name).message))
 
@@ -209,9 +205,6 @@ def test_first_sync_creates_new_replica_set_with_seed_wording():
                                    "deployment.kubernetes.io/max-replicas": "2"}
     assert meta["ownerReferences"][0]["controller"] is True
     assert create.on_success[0].message == f"Scaled up replica set {name} to 1"
-    revision = plan.actions[1]
-    assert isinstance(revision, Patch) and revision.patch == {
-        "metadata": {"annotations": {"deployment.kubernetes.io/revision": "1"}}}
     status_write = plan.actions[-1]
     assert isinstance(status_write, Update) and status_write.subresource == "status"
     conds = {x["type"]: x for x in status_write.body["status"]["conditions"]}
