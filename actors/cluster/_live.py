@@ -315,6 +315,7 @@ async def run_live(spec: ClusterSpec | None = None, *, data_dir: str | os.PathLi
     root = Path(data_dir).expanduser().resolve()
     kube = Path(kubeconfig).expanduser().resolve() if kubeconfig else root / "kubeconfig"
     with _exclusive(root):
+        _drop_own_kubeconfig(kube)  # first: a stale one must not say "ready" for long
         _check_free(host, [port, *(etcd_ports or [])])
         _save_spec(root, spec)
         creds = await anyio.to_thread.run_sync(
@@ -328,7 +329,6 @@ async def run_live(spec: ClusterSpec | None = None, *, data_dir: str | os.PathLi
             ctx.add_user(ADMIN_USER, ("system:masters",))  # the file's row: no new token
             components = components_for(ctx)
             durable.update(c.name for c in components)
-            _drop_own_kubeconfig(kube)
             _spawn(system, components)
             try:
                 await _serve(system, ctx, components, root=root, kube=kube, host=host,
