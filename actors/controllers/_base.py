@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from actors.api import ApiError, by_kind
 from actors.client import (
+    STANDARD_INDEXERS,
     Client,
     DeletedFinalStateUnknown,
     EventRecorder,
@@ -112,6 +113,10 @@ class ControllerHost:
 
     def client_for(self, controller: Controller) -> Client:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def options_for(self, name: str) -> Any:
+        """Options for the controller ``name`` (None: its defaults)."""
+        return None
 
 
 def obj_of(obj: Any) -> Mapping[str, Any]:
@@ -240,10 +245,11 @@ class Controller:
     def informer(self, spec: InformerSpec | str) -> SharedInformer:
         if isinstance(spec, str):
             spec = InformerSpec(spec)
+        # The standard indexes (namespace, node name, owner, label) always, plus the asked ones.
         return self.factory.informer_for(spec.resource, namespace=spec.namespace,
                                          label_selector=spec.label_selector,
                                          field_selector=spec.field_selector,
-                                         indexers=spec.indexers)
+                                         indexers={**STANDARD_INDEXERS, **(spec.indexers or {})})
 
     def enqueue(self, obj: Any) -> None:
         self.queue.add(meta_namespace_key(obj))

@@ -52,8 +52,15 @@ from actors.client import (
 # The built-in controllers register themselves when imported.
 from actors.controllers import (  # noqa: F401
     deployment,
+    endpoints,
+    endpointslice,
+    garbagecollector,
+    namespace,
+    nodeipam,
+    nodelifecycle,
     replicaset,
     replication,
+    serviceaccount,
 )
 from runtime import Actor
 

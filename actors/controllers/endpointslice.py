@@ -1,0 +1,80 @@
+"""The EndpointSlice controller (``pkg/controller/endpointslice``): a Service's
+``discovery.k8s.io/v1`` EndpointSlices — the actor shell around ``reconcile_endpoint_slices``.
+
+What it is: informers on Services, pods, EndpointSlices (indexed by their
+``kubernetes.io/service-name`` label) and Nodes (zones). A Service event enqueues the
+Service; a pod event the Services selecting the pod (old and new labels); a change to a
+slice managed by this controller enqueues its Service (someone else's edit is undone); a node
+whose zone label changes enqueues every Service with endpoints on it (simplified: all
+Services). ``plan(key)`` hands the logic the Service, the namespace's pods, the Service's
+slices and the nodes. A deleted Service's slices carry its controller reference and go with
+it through the garbage collector, as in Kubernetes.
+
+Concurrency model: the manager's actor; 5 workers (``--concurrent-service-endpoint-syncs``).
+Invariants: see ``_base``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._base import InformerSpec, obj_of, register_controller
+from ._logic_endpoints import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    SERVICE_NAME_LABEL,
+    ZONE_LABEL,
+    reconcile_endpoint_slices,
+)
+from ._plan import Plan, labels_of, meta_of, namespace_of
+from .endpoints import PodServiceHandlers
+
+__all__ = ["EndpointSliceController"]
+
+SERVICE_INDEX = "endpointslice_service"
+
+
+def _index_by_service(obj: Mapping[str, Any]) -> list[str]:
+    labels = labels_of(obj)
+    name = labels.get(SERVICE_NAME_LABEL)
+    if not name or labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        return []
+    return [f"{namespace_of(obj)}/{name}"]
+
+
+@register_controller
+class EndpointSliceController(PodServiceHandlers):
+    name = "endpointslice"
+    component = "endpoint-slice-controller"
+    service_account = "endpointslice-controller"
+    workers = 5
+
+    def setup(self) -> None:
+        self.services = self.informer("services")
+        self.pods = self.informer("pods")
+        self.slices = self.informer(InformerSpec("endpointslices", indexers={SERVICE_INDEX: _index_by_service}))
+        self.nodes = self.informer("nodes")
+        self.handle(self.services)
+        self.watch_pods(self.pods)
+        self.slices.add_event_handler(on_add=self._slice_changed,
+                                      on_update=lambda _old, new: self._slice_changed(new),
+                                      on_delete=lambda obj: self._slice_changed(obj_of(obj)))
+        self.nodes.add_event_handler(on_update=self._node_updated)
+
+    def _slice_changed(self, s: Mapping[str, Any]) -> None:
+        for key in _index_by_service(s):
+            self.queue.add(key)
+
+    def _node_updated(self, old: Mapping[str, Any], cur: Mapping[str, Any]) -> None:
+        if labels_of(old).get(ZONE_LABEL) != labels_of(cur).get(ZONE_LABEL):
+            for key in self.services.indexer.list_keys():
+                self.queue.add(key)
+
+    def plan(self, key: Any) -> Plan | None:
+        service = self.services.indexer.get_by_key(key)
+        if service is None or meta_of(service).get("deletionTimestamp"):
+            return None
+        pods = self.pods.indexer.by_index("namespace", namespace_of(service))
+        slices = self.slices.indexer.by_index(SERVICE_INDEX, key)
+        return reconcile_endpoint_slices(service, pods, slices, self.nodes.indexer.list(), now=self.now())
