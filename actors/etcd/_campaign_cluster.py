@@ -136,7 +136,7 @@ class EtcdCluster:
         name = f"client-{process}"
         self.sim.spawn(name, RegisterClient, process, self.names, ledger, **kw)
         self.clients.append(name)
-        self._reliable(name, self.names)
+        self._reliable(name, [*self.names, DRIVER])  # the test's own Invoke and Halt too
         return name
 
     def add_watcher(self) -> str:

@@ -215,9 +215,9 @@ class EtcdFaults(RuleBasedStateMachine):
 
     def _liveness(self) -> None:
         c, s = self.c, self.s
+        c.heal_all()
         for p in range(CLIENTS):
             s.tell(f"client-{p}", Halt())
-        c.heal_all()
         s.run_until(lambda: c.leader() is not None, timeout=6 * ELECTION_TIMEOUT, poll=0.05)
         try:
             s.run_until(lambda: self.ledger.outstanding == 0, timeout=10.0, poll=0.1)
