@@ -10,6 +10,7 @@ import re
 import pytest
 
 from actors import ClusterSpec, NodeSpec, simulate
+from actors.cluster import registered
 from actors.kubelet import RequestFailed
 
 SPEC = ClusterSpec(schedulers=0, controller_managers=0,
@@ -245,3 +246,26 @@ def test_the_same_seed_gives_the_same_network():
     assert chosen == {f"{a}:8080", f"{b}:8080"}  # both backends (seeded random choice)
     hairpin = [p for p in paths if f"→ {a}:8080" in p]
     assert all("SNAT" in p for p in hairpin)  # a pod reaching itself through its Service
+
+
+@pytest.mark.skipif("kube-controller-manager" not in registered(),
+                    reason="needs the controller manager (node IPAM, Deployment, EndpointSlice)")
+def test_with_the_whole_control_plane_a_service_name_just_works():
+    spec = ClusterSpec(nodes=[NodeSpec("minikube"), NodeSpec("m02")])  # scheduler, controllers
+    with simulate(spec, seed=13) as cluster:
+        cluster.create({**pod("a", None, labels={"app": "web"}), "spec": {
+            "containers": [{"name": "app", "image": "kubia"}]}})
+        cluster.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                        "spec": {"clusterIP": "10.96.0.50", "selector": {"app": "web"},
+                                 "ports": [{"port": 80, "targetPort": 8080}]}})
+        cluster.run_until(lambda c: running(c, "a") and running(c, *[
+            p["metadata"]["name"] for p in c.list("pods", "kube-system")["items"]],
+            namespace="kube-system"), timeout=120)
+        cluster.advance(5)  # endpoints, then kube-proxy's next sync
+        for node in ("minikube", "m02"):  # node IPAM gave each node its own podCIDR
+            assert cluster.get("nodes", node, None)["spec"]["podCIDR"].startswith("10.244.")
+        r = cluster.request(from_pod=("default", "a"), to="web.default.svc.cluster.local:80")
+        assert b"You've hit a\n" in r.reply
+        assert r.dns[-1].delivery.packet_at_destination.dst_ip in {
+            p["status"]["podIP"] for p in cluster.list(
+                "pods", "kube-system", label_selector="k8s-app=kube-dns")["items"]}
