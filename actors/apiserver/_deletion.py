@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from actors.api import ApiError, StatusDetails, bad_request, conflict, not_found, to_dict
 
 from ._context import Req, Services
+from ._ipalloc import release_service
 from ._objects import get_meta, param_bool, parse_rfc3339, rfc3339, success
 from ._storage import RevisionMismatch, Stored
 from ._strategy import RETURN_DELETED_OBJECT, grace_period_for
@@ -247,4 +248,6 @@ async def _execute(req: Req, svc: Services, cur: Stored,
     if not plan.delete_now:
         return 202, out
     gone = await svc.storage.delete(key, rv)
+    if req.ri.resource == "services":
+        await release_service(svc.storage, gone.obj)
     return 200, finalized(req, gone.obj)

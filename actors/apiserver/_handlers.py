@@ -50,6 +50,7 @@ from actors.api import (
 from actors.api._validation import invalid_value
 
 from ._context import Req, Services
+from ._ipalloc import allocate_service, release_service
 from ._objects import failure, get_meta, new_uid, rfc3339, with_meta
 from ._patch import PatchError, json_merge_patch, json_patch
 from ._pipeline import decode_body, same_object, typed, validate_object
@@ -171,9 +172,15 @@ async def _create_once(req: Req, svc: Services, obj: dict[str, Any]) -> dict[str
     name = get_meta(obj)["name"]
     key = req.key(name)
     lease = await write_lease(req, svc)
+    allocated = False
+    if ri.resource == "services" and await svc.storage.get(key) is None:
+        obj = await allocate_service(svc.storage, svc.rng, obj)
+        allocated = True
     try:
         stored = await svc.storage.create(key, obj, lease=lease)
     except KeyExists:
+        if allocated:
+            await release_service(svc.storage, obj)
         err = already_exists(ri.resource, name, ri.group)
         existing = await svc.storage.get(key)
         if existing is not None and get_meta(existing.obj).get("deletionTimestamp"):
@@ -220,6 +227,8 @@ async def _write(req: Req, svc: Services, obj: dict[str, Any], cur: Stored,
     key = req.key(get_meta(cur.obj).get("name"))
     if should_delete_during_update(obj, cur.obj):
         await svc.storage.delete(key, cur.rv)
+        if ri.resource == "services":
+            await release_service(svc.storage, cur.obj)
         return obj  # clients expect the object a PUT succeeded with
     if same_object(obj, cur.obj):
         return cur.obj
