@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -228,6 +229,11 @@ class EventRecorder:
         self.host = host
         self._actor = client.actor
         self.correlator = EventCorrelator(self._actor.wall_time)
+        # Event names are <object>.<hex nanoseconds>. In virtual time many events share an
+        # instant, so each recorder offsets its stamps by a salt from its identity (two
+        # components rarely collide) and never reuses a stamp it handed out.
+        self._salt = zlib.crc32(f"{component}/{host}".encode()) % 997
+        self._last_stamp = 0
         self._queue: deque[dict[str, Any]] = deque()
         self._sender: asyncio.Task[Any] | None = None
         self._n = dict.fromkeys(("emitted", "created", "patched", "skipped", "dropped",
@@ -259,6 +265,11 @@ class EventRecorder:
     def statistics(self) -> EventRecorderStats:
         return EventRecorderStats(**self._n, queued=len(self._queue))
 
+    def _stamp(self, t: float) -> int:
+        stamp = max(_nanos(t) + self._salt, self._last_stamp + 1)
+        self._last_stamp = stamp
+        return stamp
+
     def _make_event(self, ref: dict[str, Any], type_: str, reason: str, message: str) -> dict[str, Any]:
         t = self._actor.wall_time()
         ts = format_time(t)
@@ -267,7 +278,7 @@ class EventRecorder:
             source["host"] = self.host
         ev: dict[str, Any] = {
             "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{ref['name']}.{_nanos(t):x}", "namespace": ref.get("namespace") or "default"},
+            "metadata": {"name": f"{ref['name']}.{self._stamp(t):x}", "namespace": ref.get("namespace") or "default"},
             "involvedObject": ref, "reason": reason, "message": message, "source": source,
             "firstTimestamp": ts, "lastTimestamp": ts, "count": 1, "type": type_,
             "reportingComponent": self.component,

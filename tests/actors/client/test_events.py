@@ -114,7 +114,10 @@ def test_recorder_writes_one_event_and_counts_repeats():
         (e,) = events(backend)
         assert e["count"] == 3
         assert e["firstTimestamp"] == "2026-01-01T00:00:00Z" and e["lastTimestamp"] == "2026-01-01T00:00:10Z"
-        assert e["metadata"]["name"] == f"nginx-879cf7b8c-fpfzn.{round(SIM_EPOCH * 1e9):x}"
+        # <object>.<hex ns>: the first event's stamp, plus this recorder's salt (< 997 ns)
+        obj_name, stamp = e["metadata"]["name"].rsplit(".", 1)
+        assert obj_name == "nginx-879cf7b8c-fpfzn"
+        assert 0 <= int(stamp, 16) - round(SIM_EPOCH * 1e9) < 997
         assert len(e["metadata"]["name"].rsplit(".", 1)[1]) == 16
         assert e["source"] == {"component": "default-scheduler"}
         assert e["involvedObject"]["uid"] == p["metadata"]["uid"] and e["involvedObject"]["kind"] == "Pod"
@@ -178,3 +181,23 @@ def test_invalid_events_are_dropped_not_raised():
         rec.event({"metadata": {"name": "no-kind"}}, "Normal", "R", "m")
         sim.run_until_idle()
         assert events(backend) == [] and rec.statistics().invalid == 2
+
+
+def test_recorder_names_are_unique_within_one_instant():
+    from actors.client._events import EventRecorder
+
+    class _Actor:
+        log = None
+
+        @staticmethod
+        def wall_time():
+            return SIM_EPOCH
+
+    class _Client:
+        actor = _Actor()
+
+    a = EventRecorder(_Client(), "kubelet", "node-1")
+    b = EventRecorder(_Client(), "default-scheduler")
+    stamps = [a._stamp(SIM_EPOCH) for _ in range(50)] + [b._stamp(SIM_EPOCH) for _ in range(3)]
+    assert len(set(stamps[:50])) == 50 and stamps[:50] == sorted(stamps[:50])
+    assert a._salt != b._salt
