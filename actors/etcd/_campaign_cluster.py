@@ -19,9 +19,10 @@ through ``sim.actor`` (read-only) and moves them only through the runtime.
 Checks (each step): the Raft properties of ``RaftSafety``; every acknowledged write is in the
 history of every member that got past its revision, with its value (durability); response
 revisions never go back in real time (``Ledger``); the watcher's events are exactly the
-store's history, in order, without gap or duplicate; no member crashed of an exception.
-After healing (``check_converged``): one leader followed by every voter, all voters at the
-same revision with the same keys, the watcher caught up, no client operation pending.
+store's history, in order, without gap or duplicate; a member's revision never goes back; no
+member crashed of an exception. After healing (``check_converged``): a leader followed by a
+quorum, all voters at the same revision with the same keys, the watcher caught up, no client
+operation pending.
 """
 
 from __future__ import annotations
