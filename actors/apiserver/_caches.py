@@ -103,6 +103,7 @@ class CacheSet:
         # Watches whose opening reply is not sent yet: their events wait, so an asker always
         # gets the reply (with the watch id) before the events.
         self._held: dict[int, tuple[str, dict[str, Any]] | None] = {}
+        self._seqs: dict[int, int] = {}  # api watch id -> the last WatchEvent.seq sent
         self.closed = False
 
     # ---- feeding ------------------------------------------------------------------------
@@ -249,7 +250,7 @@ class CacheSet:
             return
         error = self._held.pop(wid)
         if error is not None:
-            self.actor.tell(error[0], WatchEvent(wid, "ERROR", error[1]))
+            self.actor.tell(error[0], WatchEvent(wid, "ERROR", error[1], 1))
             return
         rc = self._owner.get(wid)
         if rc is not None and wid in rc.watchers:
@@ -260,7 +261,7 @@ class CacheSet:
             return
         asker, w = rc.watchers[wid]
         for ev in w.drain():
-            self.actor.tell(asker, WatchEvent(wid, ev["type"], ev["object"]))
+            self._tell(asker, wid, ev["type"], ev["object"])
         if w.closed:
             self._end(rc, wid, asker, w.close_reason)
 
@@ -275,7 +276,14 @@ class CacheSet:
         if entry is not None:
             rc.cache.stop(entry[1])
         if reason != "stopped":
-            self.actor.tell(asker, WatchEvent(wid, "ERROR", _closed_status(reason)))
+            self._tell(asker, wid, "ERROR", _closed_status(reason))
+        self._seqs.pop(wid, None)
+
+    def _tell(self, asker: str, wid: int, type_: str, obj: Any) -> None:
+        """One event of watch ``wid``, numbered (``WatchEvent.seq``)."""
+        seq = self._seqs.get(wid, 0) + 1
+        self._seqs[wid] = seq
+        self.actor.tell(asker, WatchEvent(wid, type_, obj, seq))
 
     def stop_watch(self, asker: str, wid: int) -> None:
         rc = self._owner.get(wid)

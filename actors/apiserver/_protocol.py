@@ -50,6 +50,10 @@ class WatchEvent(msgspec.Struct, frozen=True, tag="api.watch", tag_field="tag"):
     watch_id: int
     type: str  # ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
     object: Any
+    # 1, 2, … per watch: the bus may drop or duplicate a message where a real watch's TCP
+    # stream would not, so receivers drop duplicates and treat a gap as a broken
+    # connection (re-watch from the last resourceVersion). 0: unsequenced.
+    seq: int = 0
 
 
 class StopWatch(msgspec.Struct, frozen=True, tag="api.unwatch"):

@@ -125,9 +125,10 @@ class WatchStream:
         self.server = server
         self.watch_id = watch_id
         self.closed = False
-        self.end_reason = ""  # error | apiserver down | timeout | stopped
+        self.end_reason = ""  # error | apiserver down | timeout | stopped | gap
         self.error: ApiError | None = None
         self.events = 0
+        self._seq = 0  # the last WatchEvent.seq taken
         self.opened_at = client._loop.time()
         self._buf: deque[tuple[str, Any]] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -163,6 +164,21 @@ class WatchStream:
             self._close("stopped")
 
     # ---- fed by the client --------------------------------------------------------------
+    def _feed(self, msg: WatchEvent) -> None:
+        """One numbered event: a duplicate is dropped; a gap (an event lost on the way)
+        breaks the stream as a reset TCP connection would, so the reflector re-watches from
+        its last resourceVersion and misses nothing."""
+        if msg.seq:
+            if msg.seq <= self._seq:
+                return
+            if msg.seq != self._seq + 1:
+                if not self.closed:
+                    self.client._actor.tell(self.server, StopWatch(self.watch_id))
+                    self._close("gap")
+                return
+            self._seq = msg.seq
+        self._push(msg.type, msg.object)
+
     def _push(self, type_: str, obj: Any) -> None:
         if self.closed:
             return
@@ -376,7 +392,7 @@ class Client:
         self._streams[(server, resp.watch_id)] = stream
         self._watches += 1
         for ev in self._orphans.pop((server, resp.watch_id), ()):
-            stream._push(ev.type, ev.object)
+            stream._feed(ev)
         self._drop_orphans(server)
         return stream
 
@@ -389,7 +405,7 @@ class Client:
             stream = self._streams.get((server, msg.watch_id))
             if stream is not None:
                 self._watch_events += 1
-                stream._push(msg.type, msg.object)
+                stream._feed(msg)
                 return True
             if self._pending_watches.get(server):
                 # The event overtook the reply opening its watch: keep it for the stream.

@@ -46,6 +46,7 @@ class WatchCollector(Actor):
         self.rv = self.request.params.get("resourceVersion", "")
         self.target: str | None = None
         self.watch_id = 0
+        self._seq = 0  # the last WatchEvent.seq taken (duplicates dropped, a gap re-watches)
         self.ended = False
         self.error: dict[str, Any] | None = None
         self.reconnects = 0
@@ -64,7 +65,7 @@ class WatchCollector(Actor):
             if self.rv:
                 params["resourceVersion"] = self.rv
             req = msgspec.structs.replace(self.request, params=params)
-            self.target, self.watch_id = target, 0
+            self.target, self.watch_id, self._seq = target, 0, 0
             try:
                 resp: ApiResponse = await self.ask(target, req, timeout=self.timeout)
             except (ActorDead, UnknownActor, AskTimeout):
@@ -90,6 +91,13 @@ class WatchCollector(Actor):
             return  # a straggler from a watch we left
         if self.watch_id and m.watch_id != self.watch_id:
             return
+        if m.seq:
+            if m.seq <= self._seq:
+                return  # a duplicate the bus made
+            if m.seq != self._seq + 1:
+                self._reopen()  # an event was lost: as a broken connection, re-watch from rv
+                return
+            self._seq = m.seq
         self.events.append({"type": m.type, "object": m.object})
         if m.type == "ERROR":
             self._end(m.object)
@@ -106,6 +114,11 @@ class WatchCollector(Actor):
             self._end({"kind": "Status", "status": "Failure", "code": 503,
                        "message": f"{m.address} went away"})
             return
+        self._reopen()
+
+    def _reopen(self) -> None:
+        if self.target is not None and self.watch_id:
+            self.tell(self.target, StopWatch(self.watch_id))
         self.reconnects += 1
         self.target = None
         self.spawn(self._open(), name=f"{self.name}:reopen")

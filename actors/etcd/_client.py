@@ -243,6 +243,7 @@ class Watch:
         self._send, self._recv = anyio.create_memory_object_stream[WatchResponse](max_buffer_size=math.inf)
         self._heard = 0.0
         self._generation = 0
+        self._seq = 0  # the last WatchResponse.seq taken on the current member's watch
 
     async def _establish(self) -> None:
         client = self.client
@@ -257,7 +258,7 @@ class Watch:
             except (ActorDead, UnknownActor, AskTimeout, KVError, ExpectedError):
                 await anyio.sleep(0.05)
                 continue
-            self.member, self.watch_id = member, watch_id
+            self.member, self.watch_id, self._seq = member, watch_id, 0
             self._generation += 1
             client._register(self, member, watch_id)
             client.actor.monitor(member)
@@ -277,6 +278,15 @@ class Watch:
 
     def _receive(self, resp: WatchResponse) -> None:
         self._heard = anyio.current_time()
+        if resp.seq:
+            if resp.seq <= self._seq:
+                return  # a duplicate the bus made
+            if self._seq and resp.seq != self._seq + 1:
+                # (the first response taken sets the base: the ``created`` one may arrive
+                # before this watch is registered, and is not needed)
+                self._lost("gap")  # a response was lost: re-create from next_revision
+                return
+            self._seq = resp.seq
         if resp.canceled:
             if resp.compact_revision:
                 self.compacted = resp.compact_revision

@@ -399,6 +399,9 @@ class WatchResponse(msgspec.Struct, frozen=True, omit_defaults=True, tag="watch.
     compact_revision: int = 0
     cancel_reason: str = ""
     events: tuple[Event, ...] = ()
+    # 1, 2, … per watch: the bus may drop or duplicate a message where gRPC's stream would
+    # not, so the client drops duplicates and re-creates the watch on a gap. 0: unsequenced.
+    seq: int = 0
 
     @property
     def is_progress_notify(self) -> bool:

@@ -133,6 +133,7 @@ class EtcdMember(MemberRequests):
         self.reads: dict[bytes, list[tuple[Any, ReplyHandle]]] = {}
         self.waiting_reads: list[tuple[int, Any, ReplyHandle]] = []
         self.watch_owner: dict[int, str] = {}
+        self.watch_seq: dict[int, int] = {}  # watch id -> the last WatchResponse.seq sent
         self.processing_scheduled = False
         self.role = Role.FOLLOWER
         self.lead = 0
@@ -304,9 +305,12 @@ class EtcdMember(MemberRequests):
         for watch_id, resp in self.sm.watch_hub.drain():
             owner = self.watch_owner.get(watch_id)
             if owner is not None:
-                self.tell(owner, resp)
+                seq = self.watch_seq.get(watch_id, 0) + 1
+                self.watch_seq[watch_id] = seq
+                self.tell(owner, msgspec.structs.replace(resp, seq=seq))
                 if resp.canceled:
                     self.watch_owner.pop(watch_id, None)
+                    self.watch_seq.pop(watch_id, None)
 
     # ---- leases and watches --------------------------------------------------------------------
     @handler
