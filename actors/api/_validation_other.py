@@ -424,6 +424,9 @@ def _pvc_spec(spec: core.PersistentVolumeClaimSpec, path: str) -> list[Cause]:
     return errs
 
 
+_BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
+
+
 @register(core.PersistentVolumeClaim)
 def _pvc(pvc: core.PersistentVolumeClaim, old: core.PersistentVolumeClaim | None) -> list[Cause]:
     spec = pvc.spec or core.PersistentVolumeClaimSpec()
@@ -433,6 +436,11 @@ def _pvc(pvc: core.PersistentVolumeClaim, old: core.PersistentVolumeClaim | None
         return errs
     o = old.spec or core.PersistentVolumeClaimSpec()
     munged = spec if o.volume_name else replace(spec, volume_name=o.volume_name)
+    old_annotations = (old.metadata.annotations if old.metadata else None) or {}
+    if o.storage_class_name is None and spec.storage_class_name and _BETA_CLASS not in old_annotations:
+        # validateStorageClassUpgradeFromNil: RetroactiveDefaultStorageClass (GA in 1.28) lets
+        # the PV controller give a class-less claim the default class once.
+        munged = replace(munged, storage_class_name=None)
     bound = pvc.status is not None and pvc.status.phase == "Bound"
     if bound and spec.resources is not None and o.resources is not None:
         reqs = {**(spec.resources.requests or {}),

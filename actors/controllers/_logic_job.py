@@ -538,8 +538,11 @@ def _suspend_conditions(s: _Sync) -> bool:
 
 def reconcile_job(job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], *, now: float,
                   backoff: BackoffRecord | None = None,
-                  max_backoff: float = MAX_POD_FAILURE_BACKOFF) -> JobResult:
-    """One ``syncJob`` against the namespace's pods; ``backoff`` is the record the shell kept."""
+                  max_backoff: float = MAX_POD_FAILURE_BACKOFF,
+                  expectations_satisfied: bool = True) -> JobResult:
+    """One ``syncJob`` against the namespace's pods; ``backoff`` is the record the shell kept.
+    Pods are only created or deleted once the shell's expectations are satisfied (Go calls
+    ``manageJob`` only then: the cache may not show the pods of the previous sync yet)."""
     b = PlanBuilder()
     if _is_finished(job):
         return JobResult(plan=b.build(), backoff=BackoffRecord())
@@ -569,7 +572,7 @@ def reconcile_job(job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], *, 
         s.indexes = sorted(set(s.prev_indexes) | {completion_index(p) for p in s.pods if _phase(p) == "Succeeded"
                                                    and valid(p) and _has_finalizer(p)})
         s.succeeded = len(s.indexes)
-    active, changed = _act(s, record, max_backoff)
+    active, changed = _act(s, record, max_backoff, expectations_satisfied)
     needs = changed or active != int(status.get("active") or 0) or s.ready != status.get("ready") \
         or s.terminating != status.get("terminating")
     _set_count(status, "active", active)
@@ -578,15 +581,16 @@ def reconcile_job(job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], *, 
     return JobResult(plan=b.build(), backoff=record)
 
 
-def _act(s: _Sync, record: BackoffRecord, max_backoff: float) -> tuple[int, bool]:
-    """Delete everything once finished; else manage pods and evaluate completion."""
+def _act(s: _Sync, record: BackoffRecord, max_backoff: float, satisfied: bool) -> tuple[int, bool]:
+    """Delete everything once finished; else manage pods (when the expectations are
+    satisfied) and evaluate completion."""
     if s.finished is not None:
         for pod in s.active_pods:  # keep finalizers: the tracking loop counts these as failed
             s.event_delete(pod, remove_finalizer=False)
             s.ready -= 1 if is_pod_ready(pod) else 0
         s.terminating += len(s.active_pods)
         return 0, False
-    if meta_of(s.job).get("deletionTimestamp"):
+    if meta_of(s.job).get("deletionTimestamp") or not satisfied:
         return len(s.active_pods), False
     active = _manage(s, record, max_backoff)
     if s.completions is None:

@@ -51,16 +51,21 @@ from actors.client import (
 
 # The built-in controllers register themselves when imported.
 from actors.controllers import (  # noqa: F401
+    daemonset,
     deployment,
     endpoints,
     endpointslice,
     garbagecollector,
+    job,
     namespace,
     nodeipam,
     nodelifecycle,
+    persistentvolume,
     replicaset,
     replication,
     serviceaccount,
+    statefulset,
+    ttlafterfinished,
 )
 from runtime import Actor
 
