@@ -1,0 +1,127 @@
+"""kube-controller-manager as a component: the leader Lease and its record, failover when the
+leader crashes (another replica takes over within the lease duration and reconciliation goes
+on), followers running no controllers, the ``--controllers`` enable list, per-controller
+identities, and the ServiceAccount controller."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from actors import ClusterSpec, NodeSpec, simulate
+from actors.cluster import register_component
+from actors.cluster._components import _REGISTRY
+from actors.controllers._component import controller_manager_components
+from actors.controllers._manager import (
+    ControllerManagerConfig,
+    KubeControllerManager,
+    enabled_controllers,
+)
+
+from ._ctrl_helpers import deployment, wait_available
+
+
+@pytest.fixture
+def restore_registry() -> Iterator[None]:
+    saved = _REGISTRY.get("kube-controller-manager")
+    yield
+    if saved is not None:
+        register_component("kube-controller-manager", saved)
+
+
+def _lease(c):  # type: ignore[no-untyped-def]
+    return c.get("leases", "kube-controller-manager", "kube-system")
+
+
+def test_enabled_controllers_follow_the_controllers_flag() -> None:
+    every = enabled_controllers(("*",))
+    assert {"deployment", "replicaset", "garbagecollector", "nodelifecycle", "endpoint"} <= set(every)
+    assert "deployment" not in enabled_controllers(("*", "-deployment"))
+    assert enabled_controllers(("replicaset",)) == ["replicaset"]
+    with pytest.raises(ValueError, match="not in the list of known controllers"):
+        enabled_controllers(("*", "-nosuch"))
+
+
+def test_one_leader_holds_the_lease_and_followers_run_nothing() -> None:
+    with simulate(ClusterSpec(controller_managers=3), seed=41) as c:
+        c.run_until(lambda c: bool(_lease(c)["spec"].get("holderIdentity")), timeout=30)
+        c.advance(5)
+        lease = _lease(c)["spec"]
+        holder = lease["holderIdentity"]
+        assert re.fullmatch(r"kube-controller-manager-[0-2]_[0-9a-f-]{36}", holder)
+        assert lease["leaseDurationSeconds"] == 15
+        managers = [c.sim.actor(f"kube-controller-manager-{i}") for i in range(3)]
+        leaders = [m for m in managers if m.leading]
+        assert len(leaders) == 1 and leaders[0].identity == holder
+        assert all(not m.controllers and not m.factory.informers for m in managers if not m.leading)
+        status = {x["metadata"]["name"]: x["conditions"][0] for x in c.list("componentstatuses")["items"]}
+        assert status["controller-manager"]["status"] == "True"
+
+
+def test_leader_crash_fails_over_within_the_lease_and_reconciling_goes_on() -> None:
+    spec = ClusterSpec(controller_managers=2, nodes=[NodeSpec("node-0"), NodeSpec("node-1")])
+    with simulate(spec, seed=42) as c:
+        c.create(deployment("web", replicas=2))
+        wait_available(c, "web", 2)
+        old = _lease(c)["spec"]
+        leader = old["holderIdentity"].split("_")[0]
+        crashed_at = c.now
+        c.crash(leader)
+        took = c.run_until(lambda c: _lease(c)["spec"]["holderIdentity"] not in ("", old["holderIdentity"]),
+                           timeout=60)
+        assert took <= 15 + 2 * 2 * 1.2 + 1  # the lease runs out, then one jittered retry
+        new = _lease(c)["spec"]
+        assert not new["holderIdentity"].startswith(leader + "_")
+        assert new["leaseTransitions"] == old.get("leaseTransitions", 0) + 1
+        # The new leader lists everything and carries on.
+        c.patch("deployments", "web", {"spec": {"replicas": 4}})
+        wait_available(c, "web", 4)
+        assert c.now - crashed_at < 60
+        survivor = c.sim.actor(new["holderIdentity"].split("_")[0])
+        assert isinstance(survivor, KubeControllerManager) and survivor.leading
+
+
+def test_a_restarted_leader_rejoins_as_a_follower() -> None:
+    with simulate(ClusterSpec(controller_managers=2), seed=43) as c:
+        c.run_until(lambda c: bool(_lease(c)["spec"].get("holderIdentity")), timeout=30)
+        leader = _lease(c)["spec"]["holderIdentity"].split("_")[0]
+        c.crash(leader)
+        c.run_until(lambda c: not _lease(c)["spec"]["holderIdentity"].startswith(leader + "_"), timeout=60)
+        c.restart(leader)
+        c.advance(30)
+        assert not c.sim.actor(leader).leading
+        assert not _lease(c)["spec"]["holderIdentity"].startswith(leader + "_")
+
+
+def test_controllers_flag_disables_a_controller(restore_registry: None) -> None:
+    cfg = ControllerManagerConfig(controllers=("*", "-deployment"))
+    register_component("kube-controller-manager", controller_manager_components(cfg))
+    with simulate(ClusterSpec(addons=()), seed=44) as c:
+        c.create(deployment("web", replicas=1))
+        c.advance(20)
+        assert not c.list("replicasets", "default")["items"]  # nobody rolled it
+        kcm = c.sim.actor("kube-controller-manager-0")
+        assert "deployment" not in kcm.controllers and "replicaset" in kcm.controllers
+
+
+def test_each_controller_writes_as_its_service_account() -> None:
+    with simulate(ClusterSpec(), seed=45) as c:
+        c.create(deployment("web", replicas=1))
+        wait_available(c, "web", 1)
+        kcm = c.sim.actor("kube-controller-manager-0")
+        agents = {name: ctrl.client.user_agent for name, ctrl in kcm.controllers.items()}
+        assert agents["deployment"] == "kube-controller-manager/deployment-controller"
+        assert agents["garbagecollector"] == "kube-controller-manager/generic-garbage-collector"
+        # Each has a token of its own (its own RBAC role and rate limit).
+        assert len({ctrl.client.token for ctrl in kcm.controllers.values()}) > 5
+        assert kcm.controllers["deployment"].client._bucket is not None
+
+
+def test_serviceaccount_controller_creates_default_and_recreates_it() -> None:
+    with simulate(ClusterSpec(), seed=46) as c:
+        c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}})
+        c.run_until(lambda c: c.get("serviceaccounts", "default", "apps") is not None, timeout=10)
+        c.delete("serviceaccounts", "default", "apps")
+        c.run_until(lambda c: c.get("serviceaccounts", "default", "apps") is not None, timeout=10)
