@@ -125,3 +125,32 @@ def test_serviceaccount_controller_creates_default_and_recreates_it() -> None:
         c.run_until(lambda c: c.get("serviceaccounts", "default", "apps") is not None, timeout=10)
         c.delete("serviceaccounts", "default", "apps")
         c.run_until(lambda c: c.get("serviceaccounts", "default", "apps") is not None, timeout=10)
+
+
+def test_a_manager_crashing_mid_scale_up_converges_to_exactly_the_replicas() -> None:
+    """Level-triggered: the restarted manager (no expectations, empty caches) recomputes what
+    is missing from what exists — never a pod too many."""
+    spec = ClusterSpec(nodes=[NodeSpec(f"node-{i}", cpu="8") for i in range(3)], addons=())
+    with simulate(spec, seed=47) as c:
+        c.create(deployment("web", replicas=40))
+        c.run_until(lambda c: 5 <= len(c.list("pods", "default", label_selector="app=web")["items"]) < 40,
+                    timeout=30, poll=0.01)
+        c.crash("kube-controller-manager-0")
+        c.advance(1)
+        c.restart("kube-controller-manager-0")
+        wait_available(c, "web", 40, timeout=180)
+        assert len(c.list("pods", "default", label_selector="app=web")["items"]) == 40
+        (rs,) = c.list("replicasets", "default")["items"]
+        assert rs["status"]["replicas"] == 40
+
+
+def test_plan_actions_group_into_slow_start_batches_and_pod_delete_runs() -> None:
+    from actors.controllers._base import _groups
+    from actors.controllers._plan import Create, Delete, ObjectRef, Update
+
+    pod = ObjectRef(api_version="v1", kind="Pod", namespace="ns")
+    rs = ObjectRef(api_version="apps/v1", kind="ReplicaSet", name="rs", namespace="ns")
+    actions = [Create(ref=pod, body={}, batch=0), Create(ref=pod, body={}, batch=1),
+               Create(ref=pod, body={}, batch=1), Delete(ref=pod), Delete(ref=pod),
+               Update(ref=rs, body={}), Update(ref=rs, body={})]
+    assert [len(g) for g in _groups(actions)] == [1, 2, 2, 1, 1]
