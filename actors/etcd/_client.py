@@ -86,6 +86,10 @@ class EtcdClient:
         self._leader: str | None = None
         self._next = 0
         self._watches: dict[tuple[str, int], Watch] = {}
+        # Responses that reached the actor before their watch was registered (the member
+        # replies with the id, then sends responses; the actor drains them all before the
+        # waiting coroutine registers the id): replayed at registration.
+        self._early: dict[tuple[str, int], list[WatchResponse]] = {}
         self._by_member: dict[str, list[Watch]] = {}
 
     # ---- routing -------------------------------------------------------------------------------
@@ -201,6 +205,8 @@ class EtcdClient:
     def dispatch(self, msg: WatchResponse | Down) -> bool:
         """Route a message the owning actor received; True if it belonged to this client."""
         if isinstance(msg, Down):
+            for key in [k for k in self._early if k[0] == msg.address]:
+                del self._early[key]
             watches = self._by_member.pop(msg.address, [])
             for w in watches:
                 w._lost(f"member {msg.address} {msg.reason}")
@@ -209,6 +215,8 @@ class EtcdClient:
             return bool(watches)
         w = self._watches.get((self.actor.sender, msg.watch_id))
         if w is None:
+            if msg.seq and len(self._early) < 1024:
+                self._early.setdefault((self.actor.sender, msg.watch_id), []).append(msg)
             return False
         w._receive(msg)
         return True
@@ -216,6 +224,9 @@ class EtcdClient:
     def _register(self, w: Watch, member: str, watch_id: int) -> None:
         self._watches[(member, watch_id)] = w
         self._by_member.setdefault(member, []).append(w)
+        for resp in self._early.pop((member, watch_id), ()):
+            if self._watches.get((member, watch_id)) is w:
+                w._receive(resp)
 
     def _unregister(self, w: Watch) -> None:
         if w.member is not None:
@@ -281,9 +292,7 @@ class Watch:
         if resp.seq:
             if resp.seq <= self._seq:
                 return  # a duplicate the bus made
-            if self._seq and resp.seq != self._seq + 1:
-                # (the first response taken sets the base: the ``created`` one may arrive
-                # before this watch is registered, and is not needed)
+            if resp.seq != self._seq + 1:
                 self._lost("gap")  # a response was lost: re-create from next_revision
                 return
             self._seq = resp.seq
