@@ -1,4 +1,5 @@
-"""``kubetwin sim``: fault campaigns in virtual time. ``kubetwin sim etcd`` runs Jepsen's register
+"""``kubetwin sim``: fault campaigns in virtual time. ``kubetwin sim cluster`` runs a workload against a
+whole simulated cluster under a seeded nemesis (``actors.cluster._campaign``). ``kubetwin sim etcd`` runs Jepsen's register
 test against a simulated etcd cluster (``actors.etcd._campaign``) and judges it.
 
 Exit status: 0 when every check passed; 1 on any violation (safety, durability, watch,
@@ -91,3 +92,57 @@ def _replay(cfg: CampaignConfig, history: str | None, trace: str | None) -> str:
     if trace:
         args += ["--trace", trace]
     return shlex.join(args)
+
+
+def _cluster_nemeses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    from actors.cluster._campaign import NEMESES as CLUSTER_NEMESES
+
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip() and k.strip() != "none")
+    unknown = [k for k in kinds if k not in CLUSTER_NEMESES]
+    if unknown:
+        raise click.BadParameter(f"unknown nemesis {', '.join(unknown)}; choose from "
+                                 f"{', '.join(CLUSTER_NEMESES)} or none")
+    return kinds
+
+
+@sim.command()
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed: same seed, same run.")
+@click.option("--duration", default=120.0, show_default=True, type=click.FloatRange(0, 86_400),
+              help="Virtual seconds of workload under faults; then heal and wait for convergence.")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 100), help="Worker nodes.")
+@click.option("--nemesis", default="crash,partition,loss", show_default=True, callback=_cluster_nemeses,
+              help="Comma-separated faults from: crash, partition, node-partition, dataplane, loss, "
+                   "skew, stream-loss (or none).")
+@click.option("--converge-bound", default=300.0, show_default=True, type=click.FloatRange(1, 86_400),
+              help="Liveness: virtual seconds after the heal within which the cluster must converge.")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write the fault schedule and the result here (JSON lines).")
+def cluster(seed: int, duration: float, nodes: int, nemesis: tuple[str, ...], converge_bound: float,
+            history_path: str | None) -> None:
+    """Run a workload against a whole simulated cluster under a seeded nemesis; check safety at every
+    step and convergence after the heal."""
+    import msgspec
+
+    from actors.cluster._campaign import CampaignConfig
+    from actors.cluster._campaign import run_campaign as run_cluster
+    from actors.cluster._campaign import summary as cluster_summary
+
+    cfg = CampaignConfig(seed=seed, duration=duration, nodes=nodes, nemesis=nemesis,
+                         converge_bound=converge_bound)
+    result = run_cluster(cfg)
+    if history_path:
+        with open(history_path, "wb") as f:
+            for ev in result.schedule:
+                f.write(msgspec.json.encode({"fault": ev}) + b"\n")
+            f.write(msgspec.json.encode({"result": result}) + b"\n")
+    click.echo(cluster_summary(result))
+    args = ["kubetwin", "sim", "cluster", "--seed", str(seed), "--duration", f"{duration:g}", "--nodes",
+            str(nodes), "--nemesis", ",".join(nemesis) or "none", "--converge-bound", f"{converge_bound:g}"]
+    if history_path:
+        args += ["--history", history_path]
+    if history_path:
+        click.echo(f"wrote history {history_path}")
+    if not result.ok:
+        click.echo(f"replay: {shlex.join(args)}", err=True)
+        sys.exit(1)
+    click.echo(f"replay: {shlex.join(args)}")
