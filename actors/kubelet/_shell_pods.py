@@ -125,6 +125,7 @@ class PodManager:
         else:
             changed = _semantic(worker.pod) != _semantic(pod)
             worker.update(pod)
+            self.status.reconcile(uid, pod.get("status") or {})
             if not changed and uid in self._synced:
                 return  # a status-only change (often our own write): reconcile, do not sync
         self.sync(uid)

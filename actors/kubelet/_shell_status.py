@@ -99,6 +99,17 @@ class StatusWriter:
         """The API already holds ``status`` for this pod (seen through the informer)."""
         self._sent.setdefault(uid, dict(status))
 
+    def reconcile(self, uid: str, api_status: Mapping[str, Any]) -> None:
+        """The status manager's ``needsReconcile``: the API's pod conditions are not the ones
+        this kubelet last wrote (another writer — the node lifecycle controller marking pods
+        not ready while the node was unreachable — changed them): write ours again."""
+        latest, sent = self._latest.get(uid), self._sent.get(uid)
+        if latest is None or sent is None or uid in self._dirty:
+            return
+        if _conditions(api_status) != _conditions(sent):
+            self._sent[uid] = dict(api_status)
+            self._kick(uid)
+
     def set_status(self, uid: str, namespace: str, name: str, status: Obj) -> None:
         self._latest[uid] = (namespace, name, status)
         self._kick(uid)
@@ -157,3 +168,7 @@ class StatusWriter:
             except ApiError as e:
                 if e.code not in (404, 409):
                     self._actor.log.warning("pod delete rejected", pod=target[1], error=str(e))
+
+
+def _conditions(status: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return sorted((str(c.get("type")), str(c.get("status"))) for c in status.get("conditions") or ())
