@@ -14,9 +14,14 @@ each once the previous one is Running and Ready, and removes them from the highe
 ordinal; a RollingUpdate replaces them from the highest ordinal down to the partition.
 Events use Kubernetes' wording: "create Pod web-0 in StatefulSet web successful".
 
+Claims it created are assumed to exist until the claims informer shows them (as the
+scheduler assumes its bindings): a pod still Pending has its missing claims created on every
+sync (``createMissingPersistentVolumeClaims``), and a cache that lags behind the create would
+otherwise fail the sync with AlreadyExists.
+
 Concurrency model: the manager's actor; 5 workers (``--concurrent-statefulset-syncs``).
 Like Kubernetes' controller it keeps no expectations: it creates pods by name, so a sync
-from a stale cache can only fail with AlreadyExists and is retried.
+from a stale pod cache can only fail with AlreadyExists and is retried.
 Invariants: see ``_base``.
 """
 
@@ -24,9 +29,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.client import meta_namespace_key
+
 from ._base import obj_of, register_controller
 from ._logic_statefulset import reconcile_statefulset
-from ._plan import Plan, namespace_of
+from ._plan import Action, Create, Plan, namespace_of
 from ._workloads import PodOwnerController
 
 __all__ = ["StatefulSetController"]
@@ -44,6 +51,8 @@ class StatefulSetController(PodOwnerController):
         self.owners = self.sets = self.indexed_informer("statefulsets")
         self.revisions = self.indexed_informer("controllerrevisions")
         self.claims = self.indexed_informer("persistentvolumeclaims")
+        self.assumed_claims: dict[str, str] = {}  # "<ns>/<name>" -> namespace, created, not yet seen
+        self.claims.add_event_handler(on_add=lambda pvc: self.assumed_claims.pop(meta_namespace_key(pvc), None))
         self.handle(self.sets)
         self.revisions.add_event_handler(on_add=self._revision_changed,
                                          on_update=lambda _old, new: self._revision_changed(new),
@@ -60,5 +69,16 @@ class StatefulSetController(PodOwnerController):
         if sts is None:
             return None
         ns = namespace_of(sts)
+        claims = [*self.claims.indexer.by_index("namespace", ns),
+                  *({"metadata": {"name": k.partition("/")[2], "namespace": n}}
+                    for k, n in self.assumed_claims.items() if n == ns)]
         return reconcile_statefulset(sts, self.pods_of(sts), self.revisions.indexer.by_index("namespace", ns),
-                                     self.claims.indexer.by_index("namespace", ns), now=self.now())
+                                     claims, now=self.now())
+
+    async def _write(self, action: Action) -> dict[str, Any] | None:
+        result = await super()._write(action)
+        if isinstance(action, Create) and action.ref.kind == "PersistentVolumeClaim":
+            key = action.ref.key()
+            if self.claims.indexer.get_by_key(key) is None:
+                self.assumed_claims[key] = action.ref.namespace
+        return result

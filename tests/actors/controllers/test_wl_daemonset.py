@@ -70,6 +70,8 @@ def test_one_pod_per_node_with_the_daemon_tolerations_and_a_revision() -> None:
                    for e in events.drain() if e["object"]["involvedObject"]["kind"] == "DaemonSet"]
         assert sorted(created) == sorted(("SuccessfulCreate", f"Created pod: {p['metadata']['name']}",
                                           "daemonset-controller") for p in pods)
+        assert not [e for e in c.list("events", "default")["items"]
+                    if e["type"] == "Warning" and e["source"]["component"] == "daemonset-controller"]
 
 
 def test_nodes_removed_and_added_are_followed() -> None:
