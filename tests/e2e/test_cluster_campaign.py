@@ -1,0 +1,81 @@
+"""Whole-cluster campaigns (``actors.cluster._campaign``): the nemesis as data, a small campaign
+per nemesis kind that must pass, the CLI's byte-identical output across PYTHONHASHSEED, and
+larger ``campaign``-marked runs sized by KUBETWIN_CAMPAIGN_BUDGET. The Sieve/Acto bug classes
+are in ``test_cluster_campaign_sieve.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import msgspec
+import pytest
+
+from actors.cluster._campaign import (
+    NEMESES,
+    CampaignConfig,
+    ClusterFault,
+    CrashLeader,
+    PeerLoss,
+    RestartAll,
+    campaign_spec,
+    nemesis_schedule,
+    run_campaign,
+    summary,
+)
+from runtime import Crash, Heal, LinkFaults, Partition, Restart
+from tests.actors.etcd.test_etcd_stateful import campaign_budget
+
+
+def test_the_nemesis_is_data_from_the_seed_and_ends_healed() -> None:
+    cfg = CampaignConfig(seed=5, duration=90.0, nemesis=NEMESES)
+    spec = campaign_spec(cfg)
+    a, b = nemesis_schedule(cfg, spec), nemesis_schedule(cfg, spec)
+    assert a == b and a != nemesis_schedule(msgspec.structs.replace(cfg, seed=6), spec)
+    assert [f.at for f in a] == sorted(f.at for f in a)
+    encoded = msgspec.json.encode(a)
+    assert msgspec.json.decode(encoded, type=tuple[ClusterFault, ...]) == a
+    end = [f.fault for f in a if f.at == cfg.duration]
+    assert Heal() in end and LinkFaults() in end and PeerLoss(("etcd-0", "etcd-1", "etcd-2")) in end
+    assert all(Restart(f"kubelet/node-{i}") in end for i in range(cfg.nodes))
+    crashes = [f.fault for f in a if isinstance(f.fault, Crash | CrashLeader)]
+    assert crashes and all(any(isinstance(g.fault, Restart | RestartAll) for g in a) for _ in crashes)
+    assert any(isinstance(f.fault, Partition) for f in a)
+
+
+@pytest.mark.parametrize("kind", NEMESES)
+def test_a_small_campaign_per_nemesis_passes(kind: str) -> None:
+    cfg = CampaignConfig(seed=3, duration=45.0, nodes=2, nemesis=(kind,), fault_gap=(2.0, 6.0),
+                         hold=(2.0, 8.0), converge_bound=240.0)
+    r = run_campaign(cfg)
+    assert r.ok, summary(r)
+    assert sum(r.faults.values()) >= 3, summary(r)
+    assert r.checks > 40 and r.acked > 3 and r.converged_after is not None
+
+
+def test_the_cli_prints_the_same_summary_whatever_the_hash_seed() -> None:
+    args = [sys.executable, "-c", "from actors.cli._main import main; main()", "sim", "cluster", "--seed", "4",
+            "--duration", "25", "--nodes", "2", "--nemesis", "crash,loss"]
+    outs = []
+    for hashseed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        outs.append(p.stdout)
+    assert outs[0] == outs[1]
+    assert "verdict: PASS" in outs[0] and "replay: kubetwin sim cluster --seed 4" in outs[0]
+
+
+@pytest.mark.campaign
+def test_cluster_campaigns_over_many_seeds_find_no_violation(request: pytest.FixtureRequest) -> None:
+    seeds = campaign_budget(request, {"small": 2, "medium": 10, "large": 100})
+    duration = 90.0 if seeds <= 2 else 240.0
+    failures = []
+    for seed in range(100, 100 + seeds):
+        cfg = CampaignConfig(seed=seed, duration=duration,
+                             nemesis=("crash", "partition", "node-partition", "dataplane", "loss", "skew"))
+        r = run_campaign(cfg)
+        if not r.ok:
+            failures.append(summary(r))
+    assert not failures, "\n\n".join(failures)
