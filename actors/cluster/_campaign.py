@@ -374,6 +374,10 @@ class Workload:
                 self.final[key] = Acked(key, "unknown", 0, "", None)
             else:
                 self.ops[f"{verb} failed"] += 1
+                if verb == "delete" and e.code == 404:
+                    # Gone either way: the bus may deliver a request twice, and the second
+                    # copy of a delete that succeeded answers NotFound.
+                    self.final[key] = Acked(key, "delete", 0, "", None)
             return
         self.ops[f"{verb} ok"] += 1
         meta = (obj or {}).get("metadata") or {}
