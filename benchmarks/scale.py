@@ -1,0 +1,153 @@
+"""The scalability envelope: N nodes and P pods per node, from an empty cluster to steady state.
+
+One run builds a cluster (one etcd member, one apiserver, scheduler and controller manager,
+N kubelets renewing their node Leases every 10 s and posting status, N kube-proxies), creates
+Deployments totalling N x P pods (500 replicas each at most), and steps virtual time until
+the steady state: every pod Running and Ready, every node Ready (read from the etcd store,
+not through the API). It reports wall time, peak RSS (``resource.getrusage``, the process's
+high-water mark: sizes run one per process) and simulated events (messages delivered to
+mailboxes) per wall second.
+
+    .venv/bin/python benchmarks/scale.py --quick                     # 100 nodes x 30 pods
+    .venv/bin/python benchmarks/scale.py --nodes 1000 --json out/scale-1000.json
+    .venv/bin/python benchmarks/scale.py --plot out/ --json out/scale.json PREVIOUS.json ...
+
+Sizes beyond one per process: pass earlier JSON files as arguments to merge their runs into
+the table, the JSON (key ``runs``) and the plot (``--plot DIR``: scale.png, needs matplotlib
+from the ``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import msgspec  # noqa: E402
+
+from actors import ClusterSpec, NodeSpec, simulate  # noqa: E402
+from benchmarks._common import parser, table, write_json  # noqa: E402
+
+_DEC = msgspec.json.Decoder()
+PER_DEPLOYMENT = 500
+
+
+def _deployment(i: int, replicas: int) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"load-{i}"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": f"load-{i}"}},
+                     "template": {"metadata": {"labels": {"app": f"load-{i}"}}, "spec": {"containers": [
+                         {"name": "main", "image": "nginx:1.27",
+                          "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}}
+
+
+def _steady(cluster: Any, nodes: int, pods: int) -> tuple[bool, int, int]:
+    """(steady, running-and-ready pods, ready nodes), from the store of etcd-0."""
+    store = cluster.sim.actor("etcd-0").sm.store
+    ready_pods = ready_nodes = 0
+    for kv in store.live():
+        k = kv.key
+        if k.startswith(b"/registry/pods/"):
+            st = _DEC.decode(kv.value).get("status") or {}
+            if st.get("phase") == "Running" and any(
+                    c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or ()):
+                ready_pods += 1
+        elif k.startswith(b"/registry/minions/"):
+            st = _DEC.decode(kv.value).get("status") or {}
+            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or ()):
+                ready_nodes += 1
+    return ready_pods >= pods and ready_nodes >= nodes, ready_pods, ready_nodes
+
+
+def _events(cluster: Any) -> int:
+    system = cluster.sim.system
+    return sum(system.mailbox_stats(name).received for name in system.addresses)
+
+
+def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0) -> dict[str, Any]:
+    pods = nodes * per_node
+    spec = ClusterSpec(etcd_members=1, apiservers=1, schedulers=1, controller_managers=1,
+                       nodes=[NodeSpec(f"node-{i}", cpu="32", memory="128Gi", pods=max(110, per_node))
+                              for i in range(nodes)], addons=())
+    t0 = time.perf_counter()
+    with simulate(spec, seed=seed, ready_timeout=600.0) as cluster:
+        built = time.perf_counter() - t0
+        left, i = pods, 0
+        while left > 0:
+            n = min(PER_DEPLOYMENT, left)
+            cluster.create(_deployment(i, n))
+            left, i = left - n, i + 1
+        steady, ready_pods, ready_nodes = False, 0, 0
+        start_v = cluster.now
+        while cluster.now - start_v < timeout:
+            cluster.advance(poll)
+            steady, ready_pods, ready_nodes = _steady(cluster, nodes, pods)
+            print(f"  t={cluster.now:7.1f}s wall={time.perf_counter() - t0:7.1f}s pods ready "
+                  f"{ready_pods}/{pods} nodes ready {ready_nodes}/{nodes}", file=sys.stderr, flush=True)
+            if steady:
+                break
+        wall = time.perf_counter() - t0
+        events = _events(cluster)
+        virtual = cluster.now
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"nodes": nodes, "pods": pods, "wall_s": round(wall, 2), "build_s": round(built, 2),
+            "virtual_s": round(virtual, 1), "peak_rss_mib": round(rss, 1),
+            "events": events, "events_per_s": round(events / wall, 1), "steady": steady,
+            "ready_pods": ready_pods, "ready_nodes": ready_nodes}
+
+
+def _plot(runs: list[dict[str, Any]], directory: str) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot: matplotlib is not installed (pip install -e '.[bench]')", file=sys.stderr)
+        return None
+    runs = sorted(runs, key=lambda r: r["nodes"])
+    xs = [r["nodes"] for r in runs]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(xs, [r["wall_s"] for r in runs], "o-")
+    a.set(xscale="log", xlabel="nodes", ylabel="wall seconds to steady state", title="time")
+    b.plot(xs, [r["peak_rss_mib"] for r in runs], "o-", color="tab:red")
+    b.set(xscale="log", xlabel="nodes", ylabel="peak RSS (MiB)", title="memory")
+    fig.tight_layout()
+    path = str(Path(directory) / "scale.png")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--nodes", type=int, default=1000, help="nodes (one size per run)")
+    p.add_argument("--pods-per-node", type=int, default=30)
+    p.add_argument("--timeout", type=float, default=1800.0, help="virtual seconds allowed to reach steady state")
+    p.add_argument("--poll", type=float, default=5.0, help="virtual seconds between steady-state checks")
+    p.add_argument("--plot", metavar="DIR", help="write DIR/scale.png (matplotlib)")
+    p.add_argument("previous", nargs="*", help="JSON files of earlier runs to merge")
+    args = p.parse_args()
+    nodes = 100 if args.quick else args.nodes
+    runs = []
+    for path in args.previous:
+        runs += json.loads(Path(path).read_text()).get("runs", [])
+    runs.append(run(nodes, args.pods_per_node, timeout=args.timeout, poll=args.poll))
+    rows = [(f"{r['nodes']} nodes / {r['pods']} pods",
+             f"{r['wall_s']:.1f} s",
+             f"{r['peak_rss_mib']:.0f} MiB peak RSS, {r['events_per_s']:.0f} events/s, "
+             f"{'steady' if r['steady'] else 'NOT steady'}") for r in runs]
+    print(table(rows, "scale: empty cluster to steady state (wall time)"))
+    if args.plot:
+        path = _plot(runs, args.plot)
+        if path:
+            print(f"wrote {path}")
+    write_json(args.json, {"runs": runs})
+
+
+if __name__ == "__main__":
+    main()
