@@ -38,7 +38,7 @@ from actors.checker import check
 from actors.etcd._campaign_clients import Halt, Invoke, Ledger
 from actors.etcd._campaign_cluster import EtcdCluster
 from actors.etcd._raft import Role
-from runtime import Simulation, SimulationTimeout
+from runtime import Crash, Simulation, SimulationTimeout, SlowDisk
 from runtime.strategies import link_faults
 
 CLIENTS = 3
@@ -123,7 +123,7 @@ class EtcdFaults(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 9), lose=st.sampled_from([None, True, False]), dt=DT)
     def crash(self, k: int, lose: bool | None, dt: float) -> None:
-        self.c.crash(self._member(k), lose_unsynced=lose)
+        self.s.inject(Crash(self._member(k), lose_unsynced=lose))
         self.s.advance(dt)
 
     @rule(k=st.integers(0, 9), dt=DT)
@@ -173,7 +173,7 @@ class EtcdFaults(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 9), latency=st.sampled_from([0.0, 0.01, 0.2]), dt=DT)
     def slow_disk(self, k: int, latency: float, dt: float) -> None:
-        self.s.system.store(self._member(k)).sync_latency = latency
+        self.s.inject(SlowDisk(self._member(k), latency))
         self.s.advance(dt)
 
     # ---- membership -------------------------------------------------------------------------------
