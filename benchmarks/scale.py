@@ -28,10 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import msgspec  # noqa: E402
+import msgspec
 
-from actors import ClusterSpec, NodeSpec, simulate  # noqa: E402
-from benchmarks._common import parser, table, write_json  # noqa: E402
+from actors import ClusterSpec, NodeSpec, simulate
+from benchmarks._common import parser, table, write_json
 
 _DEC = msgspec.json.Decoder()
 PER_DEPLOYMENT = 500
@@ -68,7 +68,8 @@ def _events(cluster: Any) -> int:
     return sum(system.mailbox_stats(name).received for name in system.addresses)
 
 
-def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0) -> dict[str, Any]:
+def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0,
+        wall_limit: float = float("inf")) -> dict[str, Any]:
     pods = nodes * per_node
     spec = ClusterSpec(etcd_members=1, apiservers=1, schedulers=1, controller_managers=1,
                        nodes=[NodeSpec(f"node-{i}", cpu="32", memory="128Gi", pods=max(110, per_node))
@@ -88,7 +89,7 @@ def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0
             steady, ready_pods, ready_nodes = _steady(cluster, nodes, pods)
             print(f"  t={cluster.now:7.1f}s wall={time.perf_counter() - t0:7.1f}s pods ready "
                   f"{ready_pods}/{pods} nodes ready {ready_nodes}/{nodes}", file=sys.stderr, flush=True)
-            if steady:
+            if steady or time.perf_counter() - t0 > wall_limit:
                 break
         wall = time.perf_counter() - t0
         events = _events(cluster)
@@ -129,6 +130,8 @@ def main() -> None:
     p.add_argument("--pods-per-node", type=int, default=30)
     p.add_argument("--timeout", type=float, default=1800.0, help="virtual seconds allowed to reach steady state")
     p.add_argument("--poll", type=float, default=5.0, help="virtual seconds between steady-state checks")
+    p.add_argument("--wall-limit", type=float, default=float("inf"),
+                   help="give up (steady: false) after this many wall seconds")
     p.add_argument("--plot", metavar="DIR", help="write DIR/scale.png (matplotlib)")
     p.add_argument("previous", nargs="*", help="JSON files of earlier runs to merge")
     args = p.parse_args()
@@ -136,7 +139,8 @@ def main() -> None:
     runs = []
     for path in args.previous:
         runs += json.loads(Path(path).read_text()).get("runs", [])
-    runs.append(run(nodes, args.pods_per_node, timeout=args.timeout, poll=args.poll))
+    runs.append(run(nodes, args.pods_per_node, timeout=args.timeout, poll=args.poll,
+                    wall_limit=args.wall_limit))
     rows = [(f"{r['nodes']} nodes / {r['pods']} pods",
              f"{r['wall_s']:.1f} s",
              f"{r['peak_rss_mib']:.0f} MiB peak RSS, {r['events_per_s']:.0f} events/s, "
