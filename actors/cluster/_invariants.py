@@ -183,8 +183,9 @@ class ClusterObserver:
         used: dict[str, list[int]] = {}
         for p in pods:
             node = (p.get("spec") or {}).get("nodeName")
-            if not node or (p.get("status") or {}).get("phase") in _TERMINAL:
-                continue
+            st = p.get("status") or {}
+            if not node or (st.get("phase") in _TERMINAL and not str(st.get("reason", "")).startswith("OutOf")):
+                continue  # finished; a pod the kubelet rejected for want of room still counts
             row = used.setdefault(node, [0, 0, 0])
             for c in (p.get("spec") or {}).get("containers") or ():
                 req = (c.get("resources") or {}).get("requests") or {}

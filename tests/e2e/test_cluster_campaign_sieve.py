@@ -143,3 +143,18 @@ def test_watch_events_dropped_on_the_way_to_the_controller_manager_converge() ->
         assert took <= 65.0  # the next bookmark (every 60 s) carries the gap at the latest
         d = obs.objects("/registry/deployments/default/web")[0]
         assert d["status"]["availableReplicas"] == 4
+
+
+def test_a_scheduler_that_ignores_resources_is_caught(monkeypatch: Any) -> None:
+    """The observer is not vacuous: a planted scheduler bug (NodeResourcesFit passes every
+    node) overcommits a node, and the allocatable check says so."""
+    from actors.scheduler._plugins.noderesources_fit import NodeResourcesFit
+
+    monkeypatch.setattr(NodeResourcesFit, "filter", lambda self, state, pod, node: None)
+    with simulate(_spec(1), seed=34) as cluster:
+        obs = _observer(cluster)
+        big = _deployment(5, "nginx:1.25")
+        big["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "900m"
+        cluster.create(big)
+        _step(cluster, obs, 20.0)
+        assert any("overcommitted" in v for v in obs.violations), obs.violations
