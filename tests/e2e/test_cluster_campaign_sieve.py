@@ -158,3 +158,15 @@ def test_a_scheduler_that_ignores_resources_is_caught(monkeypatch: Any) -> None:
         cluster.create(big)
         _step(cluster, obs, 20.0)
         assert any("overcommitted" in v for v in obs.violations), obs.violations
+
+
+def test_two_leaders_beyond_the_lease_are_caught(monkeypatch: Any) -> None:
+    """A planted elector bug (every candidate believes it leads) is reported once the overlap
+    outlasts what a lease allows."""
+    from actors.client._leaderelection import LeaderElector
+
+    monkeypatch.setattr(LeaderElector, "is_leader", lambda self: True)
+    with simulate(_spec(2), seed=35) as cluster:
+        obs = _observer(cluster)
+        _step(cluster, obs, obs.lease_bound + 3.0, dt=1.0)
+        assert any("all lead" in v for v in obs.violations), obs.violations
