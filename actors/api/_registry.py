@@ -32,7 +32,17 @@ from typing import Any
 
 import msgspec
 
-from . import _apps, _batch, _coordination, _core_other, _core_pod, _discovery, _rbac, _storage
+from . import (
+    _apps,
+    _batch,
+    _coordination,
+    _core_other,
+    _core_pod,
+    _discovery,
+    _policy,
+    _rbac,
+    _storage,
+)
 from ._meta import ListMeta, Status, TopLevel
 from ._status import ApiError, bad_request
 
@@ -128,6 +138,7 @@ _RESOURCES: tuple[ResourceInfo, ...] = (
     _ri("configmaps", _core_other.ConfigMap, short=("cm",)),
     _ri("endpoints", _core_other.Endpoints, short=("ep",), etcd="services/endpoints"),
     _ri("events", _core_other.Event, short=("ev",)),
+    _ri("limitranges", _policy.LimitRange, short=("limits",)),
     _ri("namespaces", _core_other.Namespace, namespaced=False, short=("ns",),
         sub=("finalize", "status"),
         verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
@@ -140,6 +151,7 @@ _RESOURCES: tuple[ResourceInfo, ...] = (
     _ri("pods", _core_pod.Pod, short=("po",), cats=_ALL,
         sub=("attach", "binding", "ephemeralcontainers", "eviction", "exec", "log",
              "portforward", "proxy", "resize", "status")),
+    _ri("resourcequotas", _policy.ResourceQuota, short=("quota",), sub=("status",)),
     _ri("replicationcontrollers", _core_other.ReplicationController, short=("rc",),
         cats=_ALL, sub=("scale", "status"), etcd="controllers"),
     _ri("secrets", _core_other.Secret),
@@ -169,6 +181,9 @@ _RESOURCES: tuple[ResourceInfo, ...] = (
         namespaced=False),
     _ri("rolebindings", _rbac.RoleBinding, group="rbac.authorization.k8s.io"),
     _ri("roles", _rbac.Role, group="rbac.authorization.k8s.io"),
+    # scheduling.k8s.io/v1
+    _ri("priorityclasses", _policy.PriorityClass, group="scheduling.k8s.io", namespaced=False,
+        short=("pc",)),
     # storage.k8s.io/v1
     _ri("storageclasses", _storage.StorageClass, group="storage.k8s.io", namespaced=False,
         short=("sc",)),
@@ -404,21 +419,32 @@ def unknown_fields(raw: Any, kind_or_type: str | type[Any]) -> list[str]:
     return out
 
 
-def _collect_unknown(value: Any, tp: Any, path: str, out: list[str]) -> None:
+@functools.cache
+def _shape(tp: Any) -> tuple[str, Any]:
+    """("struct", its fields) / ("list", the item type) / ("", None) for an annotation
+    (cached: the typing introspection cost more than the walk on every create)."""
     tp = _strip_optional(tp)
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return "struct", _fields_of(tp)
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp)
+        return "list", item
+    return "", None
+
+
+def _collect_unknown(value: Any, tp: Any, path: str, out: list[str]) -> None:
+    kind, detail = _shape(tp)
+    if kind == "struct":
         if isinstance(value, dict):
-            fields = _fields_of(tp)
             for k, v in value.items():
                 sub = f"{path}.{k}" if path else str(k)
-                if k in fields:
-                    _collect_unknown(v, fields[k], sub, out)
+                if k in detail:
+                    _collect_unknown(v, detail[k], sub, out)
                 else:
                     out.append(sub)
-    elif typing.get_origin(tp) is list and isinstance(value, list):
-        (item,) = typing.get_args(tp)
+    elif kind == "list" and isinstance(value, list):
         for i, v in enumerate(value):
-            _collect_unknown(v, item, f"{path}[{i}]", out)
+            _collect_unknown(v, detail, f"{path}[{i}]", out)
 
 
 def strict_decoding_error(kind_or_type: str | type[Any], paths: list[str]) -> Status:

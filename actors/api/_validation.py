@@ -348,6 +348,7 @@ def validate(obj: Any, *, old: Any = None) -> list[Cause]:
         _validation_cluster,
         _validation_other,
         _validation_pod,
+        _validation_policy,
         _validation_workloads,
     )
 

@@ -44,6 +44,7 @@ from actors.api import (
     generate_name,
     internal_error,
     invalid,
+    lookup,
     not_found,
     to_dict,
 )
@@ -54,6 +55,7 @@ from ._ipalloc import allocate_service, release_service
 from ._objects import failure, get_meta, new_uid, rfc3339, with_meta
 from ._patch import PatchError, json_merge_patch, json_patch
 from ._pipeline import decode_body, same_object, typed, validate_object
+from ._quota_init import initial_quota_status
 from ._storage import KeyExists, RevisionMismatch, Stored
 from ._strategic import StrategicMergePatchError, strategic_merge_patch
 from ._strategy import (
@@ -166,6 +168,9 @@ async def _create_once(req: Req, svc: Services, obj: dict[str, Any]) -> dict[str
     if ri.resource == "jobs":
         obj = to_dict(generate_job_selector(typed(ri, obj)))
     validate_object(ri, obj)
+    if ri.resource == "resourcequotas":
+        ns = get_meta(obj).get("namespace")
+        obj = initial_quota_status(obj, lambda r: svc.caches.items(lookup(r), ns) if svc.caches.ready(lookup(r)) else [])
     if req.dry_run:
         return obj
     await svc.admission.charge(quotas)
