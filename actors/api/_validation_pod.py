@@ -15,6 +15,7 @@ paths (old ``-``, new ``+``) rather than Go's cmp.Diff of the internal struct.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -341,6 +342,13 @@ def _containers(spec: core.PodSpec, volumes: set[str], path: str) -> list[Cause]
 # -- volumes and scheduling ----------------------------------------------------------------
 
 
+@functools.cache
+def _encode_names(t: type[msgspec.Struct]) -> dict[str, str]:
+    """Field name -> JSON name (``msgspec.structs.fields`` evaluates the annotations on every
+    call: cached, it no longer dominates pod validation)."""
+    return {f.name: f.encode_name for f in msgspec.structs.fields(t)}
+
+
 def _volumes(volumes: list[core.Volume] | None, path: str) -> tuple[set[str], list[Cause]]:
     errs: list[Cause] = []
     names: set[str] = set()
@@ -348,7 +356,7 @@ def _volumes(volumes: list[core.Volume] | None, path: str) -> tuple[set[str], li
         ip = f"{path}[{i}]"
         verrs: list[Cause] = []
         sources = [f for f in v.__struct_fields__ if f != "name" and getattr(v, f) is not None]
-        encode_names = {f.name: f.encode_name for f in msgspec.structs.fields(v)}
+        encode_names = _encode_names(type(v))
         for extra in sources[1:]:
             verrs.append(forbidden(child(ip, encode_names[extra]),
                                    "may not specify more than 1 volume type"))
