@@ -31,16 +31,14 @@ from typing import Any, ClassVar
 import msgspec
 
 from actors.api import selector_from_api
-from actors.client import STANDARD_INDEXERS, SharedInformer, meta_namespace_key
+from actors.client import SharedInformer, meta_namespace_key
 
 from ._base import CONTROLLER_INDEX, Controller, InformerSpec, index_by_controller_or_orphan, obj_of
 from ._plan import Action, Create, Patch, Plan, Update, labels_of, meta_of, namespace_of, uid_of
 
 __all__ = ["POD_INDEXERS", "ChainedController", "PodOwnerController"]
 
-# Every standard index too: the first controller asking for the shared pod informer decides
-# which indexes it starts with, and another may read by namespace.
-POD_INDEXERS = {**STANDARD_INDEXERS, CONTROLLER_INDEX: index_by_controller_or_orphan}
+POD_INDEXERS = {CONTROLLER_INDEX: index_by_controller_or_orphan}  # beside the standard ones
 
 _Ident = tuple[str, str, str]
 _CHAIN: contextvars.ContextVar[dict[_Ident, str] | None] = contextvars.ContextVar(
@@ -53,11 +51,6 @@ def _ident(action: Action) -> _Ident:
 
 class ChainedController(Controller):
     """A controller whose plans chain same-object writes (see the module docstring)."""
-
-    def indexed_informer(self, resource: str) -> SharedInformer:
-        """The shared informer of ``resource`` with at least the standard indexes (another
-        controller may have created it with its own indexes only)."""
-        return self.informer(InformerSpec(resource, indexers=STANDARD_INDEXERS))
 
     async def execute(self, plan: Plan, *, key: Any = None) -> None:
         token = _CHAIN.set({})

@@ -67,9 +67,9 @@ class DaemonSetController(PodOwnerController):
 
     def setup(self) -> None:
         self.failed_backoff = FailedPodBackoff()
-        self.owners = self.sets = self.indexed_informer("daemonsets")
-        self.nodes = self.indexed_informer("nodes")
-        self.revisions = self.indexed_informer("controllerrevisions")
+        self.owners = self.sets = self.informer("daemonsets")
+        self.nodes = self.informer("nodes")
+        self.revisions = self.informer("controllerrevisions")
         self.sets.add_event_handler(on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new),
                                     on_delete=self._set_deleted)
         self.nodes.add_event_handler(on_add=self._node_added, on_update=self._node_updated,

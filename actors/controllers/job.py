@@ -49,7 +49,7 @@ class JobController(PodOwnerController):
     def setup(self) -> None:
         self.backoff: dict[str, BackoffRecord] = {}
         self._failed_action: dict[Any, Any] = {}
-        self.owners = self.jobs = self.indexed_informer("jobs")
+        self.owners = self.jobs = self.informer("jobs")
         self.jobs.add_event_handler(on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new),
                                     on_delete=self._job_deleted)
         self.watch_pods()

@@ -50,9 +50,9 @@ class PersistentVolumeBinderController(ChainedController):
     workers = 1
 
     def setup(self) -> None:
-        self.claims = self.indexed_informer("persistentvolumeclaims")
-        self.volumes = self.indexed_informer("persistentvolumes")
-        self.classes = self.indexed_informer("storageclasses")
+        self.claims = self.informer("persistentvolumeclaims")
+        self.volumes = self.informer("persistentvolumes")
+        self.classes = self.informer("storageclasses")
         self.claims.add_event_handler(on_add=self._claim_changed,
                                       on_update=lambda _old, new: self._claim_changed(new),
                                       on_delete=self._claim_deleted, resync_period=RESYNC_PERIOD)

@@ -48,9 +48,9 @@ class StatefulSetController(PodOwnerController):
     workers = 5
 
     def setup(self) -> None:
-        self.owners = self.sets = self.indexed_informer("statefulsets")
-        self.revisions = self.indexed_informer("controllerrevisions")
-        self.claims = self.indexed_informer("persistentvolumeclaims")
+        self.owners = self.sets = self.informer("statefulsets")
+        self.revisions = self.informer("controllerrevisions")
+        self.claims = self.informer("persistentvolumeclaims")
         self.assumed_claims: dict[str, str] = {}  # "<ns>/<name>" -> namespace, created, not yet seen
         self.claims.add_event_handler(on_add=lambda pvc: self.assumed_claims.pop(meta_namespace_key(pvc), None))
         self.handle(self.sets)
