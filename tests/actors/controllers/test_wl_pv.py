@@ -95,9 +95,9 @@ def test_a_claim_without_a_class_gets_a_provisioned_volume_deleted_with_it() -> 
         assert pv["spec"]["hostPath"]["path"] == "/tmp/hostpath-provisioner/default/cache"
         assert (pv["spec"]["capacity"], pv["spec"]["persistentVolumeReclaimPolicy"]) == ({"storage": "3Gi"}, "Delete")
         assert pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] == "k8s.io/minikube-hostpath"
-        reasons = [r for r, _, _ in claim_events(c, "cache")]
-        assert reasons.index("ExternalProvisioning") < reasons.index("Provisioning") < reasons.index(
-            "ProvisioningSucceeded")
+        # (events of one second from different components carry no reliable order)
+        assert {"ExternalProvisioning", "Provisioning", "ProvisioningSucceeded"} <= {
+            r for r, _, _ in claim_events(c, "cache")}
         (ok,) = [e for e in claim_events(c, "cache") if e[0] == "ProvisioningSucceeded"]
         assert ok[1] == f"Successfully provisioned volume pvc-{uid}"
         assert ok[2].startswith("k8s.io/minikube-hostpath_minikube_")
