@@ -1,76 +1,95 @@
-"""``kubetwin demo``: until the cluster exists, a tour of the runtime in virtual time —
-actors, asks, a partition, a crash with a supervisor restart, and the trace."""
+"""``kubetwin demo``: the seed's minikube session, replayed on a simulated minikube.
+
+What it is: the README's first command. It boots ``ClusterSpec()`` (the seed's minikube: one
+node, the control plane as mirror pods, kube-proxy, CoreDNS, storage-provisioner, the
+dashboard and the addon manager) with ``simulate`` in virtual time and replays the seed's
+notes as a terminal session — ``$ kubectl …`` / ``$ etcdctl …`` prompts, each followed by what
+the simulated cluster answers, printed in kubectl's formats:
+
+    componentstatus  kubectl get componentstatus
+    kube-system      the kube-system pods and their node (and what made each)
+    nginx            kubectl create deployment nginx + kubectl get events --watch
+    ningx            the seed's typo: ErrImagePull, ImagePullBackOff
+    node             minikube node add + kubectl get nodes -o wide
+    kubia            two kubia pods, a request from one node's pod to the other's: no NAT
+    service          kubectl expose, the ClusterIP and the DNS name: kube-proxy's DNAT
+    etcd             the registry keys and a stored pod, as etcdctl reads them
+    leader           the scheduler's leader-election record
+
+The etcd section comes after the pods exist, so that ``/registry/pods/default`` has the kubia
+pods the seed's notes read. ``--section NAME`` prints one section: the sections before it
+still run, silently, so it prints exactly the bytes of that part of a full run.
+
+Concurrency model: synchronous; the simulation only runs while the demo waits on it.
+
+Invariants: the output is a function of the seed (byte for byte: tested), and every line
+after a prompt comes from the simulated cluster — a step the cluster cannot take says so.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
-import msgspec
 
-from runtime import Actor, LinkModel, RestartPolicy, Simulation, Uniform, handler
+from actors.cluster import ClusterSpec, simulate
+
+from ._demo_control import componentstatus, etcd, kube_system, leader, run_nginx, run_ningx
+from ._demo_network import kubia, node_add, service
+from ._demo_print import Out
+from ._demo_session import Session
+
+__all__ = ["DEFAULT_SEED", "SECTIONS", "demo", "run_demo"]
+
+DEFAULT_SEED = 7
+SECTIONS: dict[str, Callable[[Session], None]] = {
+    "componentstatus": componentstatus,
+    "kube-system": kube_system,
+    "nginx": run_nginx,
+    "ningx": run_ningx,
+    "node": node_add,
+    "kubia": kubia,
+    "service": service,
+    "etcd": etcd,
+    "leader": leader,
+}
 
 
-class Beat(msgspec.Struct, frozen=True, tag="demo.beat"):
-    n: int
-
-
-class Report(msgspec.Struct, frozen=True, tag="demo.report"):
-    pass
-
-
-class Peer(Actor):
-    """Sends a heartbeat to every other peer each second and counts what it hears."""
-
-    def __init__(self, peers: list[str]) -> None:
-        self.peers = peers
-
-    def on_start(self) -> None:
-        self.heard: dict[str, int] = {}
-        self.sent = 0
-        self.every(1.0, Report())
-
-    @handler
-    def report(self, m: Report) -> None:
-        for p in self.peers:
-            if p != self.name:
-                self.tell(p, Beat(self.sent))
-        self.sent += 1
-
-    @handler
-    def beat(self, m: Beat) -> dict[str, int]:
-        self.heard[self.sender] = self.heard.get(self.sender, 0) + 1
-        return self.heard
+def run_demo(seed: int = DEFAULT_SEED, section: str | None = None, *,
+             color: bool | None = None, out: Out | None = None) -> None:
+    """Run the demo (or one section of it) and print it through ``out``."""
+    if section is not None and section not in SECTIONS:
+        raise click.BadParameter(f"unknown section {section!r}; one of {', '.join(SECTIONS)}")
+    out = out or Out(color=color)
+    out.line(click.style("kubetwin demo", bold=True) + f" — the seed's minikube session, "
+             f"replayed on a simulated cluster in virtual time (seed {seed})")
+    with simulate(ClusterSpec(), seed=seed) as cluster:
+        out.note(f"booted ClusterSpec() in {cluster.now:g} s of virtual time: "
+                 + ", ".join(cluster.actors))
+        session = Session(cluster, out)
+        for name, run in SECTIONS.items():
+            if section is None or name == section:
+                run(session)
+                if name == section:
+                    break
+            else:
+                out.silent = True
+                try:
+                    run(session)
+                finally:
+                    out.silent = False
+        out.line()
+        out.note(f"seed {seed}: {cluster.now:.1f} s of virtual time since boot; the same seed "
+                 f"prints the same bytes. Replay: kubetwin demo --seed {seed}"
+                 + (f" --section {section}" if section else ""))
 
 
 @click.command()
-@click.option("--seed", default=7, show_default=True, help="Seed of the simulation.")
-def demo(seed: int) -> None:
-    """Replay a short scenario in virtual time and print what happened."""
-    names = ["node-a", "node-b", "node-c"]
-    with Simulation(seed=seed, trace=True) as sim:
-        sim.set_network(LinkModel(latency=Uniform(0.001, 0.02)))
-        for n in names:
-            sim.spawn(n, Peer, names, policy=RestartPolicy(backoff=1.0))
-        sim.advance(5)
-        click.echo(f"t={sim.now:5.1f}s  all connected")
-        sim.partition(["node-a"], ["node-b", "node-c"])
-        sim.advance(5)
-        click.echo(f"t={sim.now:5.1f}s  node-a partitioned from node-b, node-c for 5 s")
-        sim.heal()
-        sim.crash("node-c")
-        sim.advance(2)
-        click.echo(f"t={sim.now:5.1f}s  node-c crashed (down 2 s)")
-        sim.restart("node-c")
-        sim.advance(3)
-        click.echo(f"t={sim.now:5.1f}s  node-c restarted with empty memory")
-        click.echo("")
-        click.echo(f"{'ACTOR':8} {'HEARD FROM':34} {'STATUS':8}")
-        for n in names:
-            heard = sim.actor(n).heard
-            text = ", ".join(f"{k}×{v}" for k, v in sorted(heard.items()))
-            click.echo(f"{n:8} {text:34} {sim.system.status(n):8}")
-        kinds: dict[str, int] = {}
-        for e in sim.trace:
-            kinds[e.kind] = kinds.get(e.kind, 0) + 1
-        click.echo("")
-        click.echo("trace: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-        click.echo(f"same seed, same trace: replay with `kubetwin demo --seed {seed}`")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int,
+              help="Seed of the simulation: the same seed replays the same session.")
+@click.option("--section", type=click.Choice(list(SECTIONS)), default=None,
+              help="Print one part only (the parts before it still run, silently).")
+@click.option("--no-color", is_flag=True, help="Plain text, even on a terminal.")
+def demo(seed: int, section: str | None, no_color: bool) -> None:
+    """Replay the seed's minikube session on a simulated cluster (kubectl-style output)."""
+    run_demo(seed, section, color=False if no_color else None)

@@ -31,7 +31,8 @@ from runtime import ActorDead, AskTimeout, Simulation, SimulationTimeout, Unknow
 
 from ._client import Client
 from ._components import ADMIN_USER, BuildContext, Component, components_for
-from ._spec import ClusterSpec
+from ._nodes import add_node
+from ._spec import ClusterSpec, NodeSpec
 
 __all__ = ["Cluster", "simulate"]
 
@@ -94,6 +95,10 @@ class Cluster(Client):
                 raise
 
         return self.sim.run_until(check, timeout=timeout, poll=poll)
+
+    def add_node(self, node: NodeSpec) -> list[str]:
+        """``minikube node add``: start the node's kubelet and kube-proxy (see ``_nodes``)."""
+        return add_node(self, node)
 
     # ---- faults ---------------------------------------------------------------------------
     def crash(self, name: str) -> None:

@@ -142,6 +142,7 @@ register_component("kube-apiserver", _apiserver)
 
 # The components built elsewhere register themselves when imported (after the registry
 # above exists: they import it back).
+import actors.cluster._addons_minikube as _minikube_addons  # noqa: E402,F401  (registers "dashboard", "addon-manager")
 import actors.controllers._component as _kube_controller_manager  # noqa: E402,F401  (registers "kube-controller-manager")
 import actors.dns._component as _coredns  # noqa: E402,F401  (registers "coredns")
 import actors.kube_proxy._component as _kube_proxy  # noqa: E402,F401  (registers "kube-proxy")

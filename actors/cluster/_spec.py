@@ -46,7 +46,7 @@ class ClusterSpec(msgspec.Struct, frozen=True, kw_only=True):
     schedulers: int = 1
     controller_managers: int = 1
     nodes: list[NodeSpec] = msgspec.field(default_factory=lambda: [NodeSpec("minikube")])
-    addons: tuple[str, ...] = ("coredns", "storage-provisioner")
+    addons: tuple[str, ...] = ("coredns", "storage-provisioner", "dashboard", "addon-manager")
     users: dict[str, tuple[str, ...]] = {}  # extra users: name -> groups (tokens minted)
 
     def __post_init__(self) -> None:

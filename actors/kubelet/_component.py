@@ -16,6 +16,8 @@ control-plane node when it is minikube's (named ``minikube``) or labelled
 ``node-role.kubernetes.io/control-plane``. When a controller manager runs (in the spec and
 registered), kubelets wait for the node IPAM controller's podCIDR; otherwise they register
 with their own.
+The control-plane node also gets its static pod source (``actors.cluster._static_pods``):
+the mirror pods of the control plane, which that node's kubelet then runs.
 
 Concurrency model: none; runs while the simulation is built.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import random
 
 from actors.cluster._components import BuildContext, Component, register_component, registered
+from actors.cluster._static_pods import static_pod_components
 from actors.dns._addon import COREDNS_IMAGE
 from actors.dns._component import COREDNS_REPOSITORY, cluster_zone, coredns_sockets
 from actors.kube_proxy._manifests import KUBE_PROXY_IMAGE
@@ -85,7 +88,7 @@ def _build(ctx: BuildContext) -> list[Component]:
         host = hosts[n.name]
         out.append(Component(f"kubelet/{n.name}",
                              lambda cfg=cfg, host=host: Kubelet(cfg, host)))  # type: ignore[misc]
-    return out
+    return out + static_pod_components(ctx)  # the control-plane node's mirror pods
 
 
 register_component("kubelet", _build)

@@ -19,7 +19,8 @@ def test_default_spec_boots_the_control_plane_that_exists():
         assert cluster.actors[:2] == ["etcd-0", "kube-apiserver-0"]
         assert set(cluster.actors[2:]) <= {
             "kube-scheduler-0", "kube-controller-manager-0", "kubelet/minikube",
-            "kube-proxy/minikube", "coredns", "storage-provisioner"}
+            "kube-proxy/minikube", "coredns", "storage-provisioner", "static-pods/minikube",
+            "dashboard"}
         assert len(set(cluster.actors)) == len(cluster.actors)
         assert cluster.now < 5
         assert cluster.seed == 7
