@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.api import ApiError
+from actors.client import parse_time
 
 from ._demo_print import custom_columns, table_lines, to_yaml
 from ._demo_session import Session, kubectl_deployment
@@ -195,3 +196,40 @@ def leader(s: Session) -> None:
                    "not found")
         return
     s.out.lines_of(to_yaml(lease))
+    _failover(s, lease)
+
+
+LEASE_COLUMNS = ("HOLDER:spec.holderIdentity,TRANSITIONS:spec.leaseTransitions,"
+                 "ACQUIRED:spec.acquireTime")
+
+
+def _failover(s: Session, lease: Obj) -> None:
+    """Crash the holder and show the record change hands (leaseTransitions + 1)."""
+    holder = lease["spec"].get("holderIdentity") or ""
+    process = holder.split("_", 1)[0]
+    if process not in s.cluster.actors:
+        return
+    crashed_at = s.wall()
+    s.cluster.crash(process)
+    s.cluster.advance(1.0)
+    s.cluster.restart(process)
+    s.out.note(f"an injected crash of {process}, the holder, restarted 1 s later (as the "
+               "kubelet restarts a static pod) with a new identity, which may write its name "
+               "only once the old record has expired:")
+
+    def moved(cl: Any) -> bool:
+        spec = cl.get("leases", "kube-scheduler", "kube-system")["spec"]
+        return bool(spec.get("holderIdentity")) and spec["holderIdentity"] != holder
+
+    if not s.wait(moved, 120, poll=0.5):
+        s.gone("a new holder", 120)
+    s.out.prompt(f"kubectl get lease kube-scheduler -n kube-system -o custom-columns="
+                 f"{LEASE_COLUMNS}")
+    after = s.cluster.get("leases", "kube-scheduler", "kube-system")
+    s.out.lines_of(custom_columns(LEASE_COLUMNS, [after]))
+    acquired = parse_time(after["spec"].get("acquireTime"))
+    if after["spec"].get("holderIdentity") != holder and acquired:
+        s.out.note(f"the lease changed hands {acquired - crashed_at:.1f} s after the crash: "
+                   "a candidate waits leaseDurationSeconds "
+                   f"({after['spec'].get('leaseDurationSeconds')} s) from the moment it last "
+                   "saw the record change, then tries again every retry period")

@@ -126,8 +126,23 @@ def _proxied(s: Session, node: str, vip: str, count: int) -> bool:
                for rule in getattr(proxy, "rules", ()))
 
 
+def _dnat_hop(path: Any) -> Any:
+    return next((h for h in path if "DNAT" in h.note), None)
+
+
 def _dnat(r: Any) -> str:
-    return next((h.note for h in r.path if "DNAT" in h.note), "")
+    hop = _dnat_hop(r.path)
+    return f"{hop.note} at {hop.device} ({hop.node})" if hop is not None else "no DNAT seen"
+
+
+def _dns_server(s: Session, r: Any) -> str:
+    """Which coredns pod answered the last lookup, from the query's own delivery."""
+    delivery = r.dns[-1].delivery if r.dns else None
+    hop = _dnat_hop(delivery.path) if delivery is not None else None
+    dst = getattr(getattr(delivery, "packet_at_destination", None), "dst_ip", None)
+    pod = next((p["metadata"]["name"] for p in s.pods("kube-system")
+                if (p.get("status") or {}).get("podIP") == str(dst)), str(dst))
+    return f"{hop.note}: {pod}" if hop is not None else f"answered by {pod}"
 
 
 def _client(s: Session) -> str | None:
@@ -184,17 +199,16 @@ def service(s: Session) -> None:
     if replies:
         crossing = [r for r in replies if len({h.node for h in r.path}) > 1]
         r = (crossing or replies)[0]
-        s.out.note(f"one of them: {_dnat(r) or 'no DNAT seen'} at {node}'s cni0 gateway, the "
-                   "source left as it was; its path:")
+        s.out.note(f"one of them: {_dnat(r)}, the source left as it was; its path:")
         s.out.line(r.path_str)
     name = "kubia.default.svc.cluster.local"
     r = _curl(s, client, f"{name}:80", f"http://{name}")
     if r is None:
         return
-    s.out.note("the name went to kube-dns (10.96.0.10, DNAT to a coredns pod), the pod's "
-               "search list first (ndots:5):")
+    s.out.note(f"the name went to kube-dns ({_dns_server(s, r)}), the pod's search list "
+               "first (ndots:5):")
     for lk in r.dns:
         answer = ", ".join(lk.addresses) or {3: "NXDOMAIN"}.get(lk.rcode or 0, f"rcode {lk.rcode}")
         s.out.line(f"  {lk.name} → {answer}")
-    s.out.note(f"then to {r.address}:80: {_dnat(r) or 'no DNAT seen'}; the path:")
+    s.out.note(f"then to {r.address}:80: {_dnat(r)}; the path:")
     s.out.line(r.path_str)

@@ -183,8 +183,10 @@ def test_a_service_ip_and_name_are_dnated_to_a_kubia_pod(out):
     backends = {e.split(":")[0] for e in endpoints}
     dnat = re.findall(rf"\[DNAT {re.escape(vip)}:80 → ([\d.]+):8080\]", part)
     assert len(dnat) == 2 and set(dnat) <= backends
-    assert re.search(rf"# one of them: DNAT {re.escape(vip)}:80 → [\d.]+:8080 at minikube's "
-                     "cni0 gateway", part)
+    assert re.search(rf"# one of them: DNAT {re.escape(vip)}:80 → [\d.]+:8080 at cni0 "
+                     r"\(minikube\), the source left as it was", part)
+    assert re.search(rf"# the name went to kube-dns \(DNAT 10\.96\.0\.10:53 → [\d.]+:53: "
+                     rf"coredns-{NAME}-{SUFFIX}\)", part)
     hits = re.findall(rf"^You've hit (kubia-{NAME}-{SUFFIX})$", part, re.M)
     assert len(hits) == 5
     clients = set(re.findall(r"^Client address: ([\d.]+)$", part, re.M))
@@ -219,6 +221,16 @@ def test_the_schedulers_leader_record(out):
     assert re.search(r'^  acquireTime: "2026-01-01T\d\d:\d\d:\d\d\.\d{6}Z"$', text, re.M)
     assert re.search(r'^  renewTime: "2026-01-01T', text, re.M)
     assert re.search(r'^  resourceVersion: "\d+"$', text, re.M)
+    holder = re.search(r"^  holderIdentity: (\S+)$", text, re.M).group(1)
+    after = rows_after(part, "kubectl get lease kube-scheduler -n kube-system -o custom-columns="
+                             "HOLDER:spec.holderIdentity,TRANSITIONS:spec.leaseTransitions,"
+                             "ACQUIRED:spec.acquireTime")
+    assert after[0].split() == ["HOLDER", "TRANSITIONS", "ACQUIRED"]
+    new_holder, transitions, _ = after[1].split()
+    assert new_holder != holder and new_holder.startswith("kube-scheduler-0_")
+    assert transitions == "1"
+    waited = float(re.search(r"# the lease changed hands ([\d.]+) s after the crash", part)[1])
+    assert 15 <= waited <= 30
 
 
 def test_the_closing_line_names_the_seed_and_how_to_replay(out):
