@@ -16,6 +16,16 @@ instant), ``RestartAll`` (every stopped replica of a component), ``CutLink``/``R
 (the pod network's underlay, ``netsim.Fabric``). The driver steps the simulation exactly to
 each record's time and applies it, so a schedule replays the same run.
 
+Nemesis kinds (``NEMESES``): ``crash`` (an etcd member while a quorum stays up, an apiserver
+while another stays up, the leading scheduler or controller manager, a kubelet; each
+restarted after a hold), ``partition`` (the control-plane actors split in two),
+``node-partition`` (some nodes' kubelet and kube-proxy cut off from the apiservers),
+``dataplane`` (two nodes cut apart on the pod network's underlay), ``loss`` (loss on the etcd
+members' links, where Raft retransmits, plus duplication and delay on every link),
+``skew`` (one component's clock offset and rate), ``stream-loss`` (loss on every link: watch
+streams then lose messages, which their receivers must notice by the numbering of
+``WatchEvent.seq``/``WatchResponse.seq`` and re-watch, as a TCP reset would make them).
+
 Determinism: the workload and nemesis generators are derived from the seed with blake2b (no
 ``hash()``), the simulation from the same seed; one seed gives the same summary, byte for
 byte, whatever PYTHONHASHSEED is.
