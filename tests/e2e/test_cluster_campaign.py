@@ -25,7 +25,7 @@ from actors.cluster._campaign import (
     summary,
 )
 from runtime import Crash, Heal, LinkFaults, Partition, Restart
-from tests.actors.etcd.test_etcd_stateful import campaign_budget
+from tests.budget import campaign_budget
 
 
 def test_the_nemesis_is_data_from_the_seed_and_ends_healed() -> None:

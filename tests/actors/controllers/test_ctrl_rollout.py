@@ -12,7 +12,6 @@ The property runs a few examples by default; the ``campaign``-marked variant run
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 from actors import ClusterSpec, NodeSpec, simulate
 from actors.cluster import Cluster
 from actors.controllers import scaled_value
+from tests.budget import campaign_budget
 
 from ._ctrl_helpers import deployment, is_ready, wait_available
 
@@ -139,5 +139,5 @@ def test_rolling_update_property_small_budget() -> None:
 
 
 @pytest.mark.campaign
-def test_rolling_update_property_campaign() -> None:
-    _property(int(os.environ.get("KUBETWIN_CAMPAIGN_BUDGET", "40")))()
+def test_rolling_update_property_campaign(request: pytest.FixtureRequest) -> None:
+    _property(campaign_budget(request, {"small": 10, "medium": 40, "large": 400}))()

@@ -11,7 +11,7 @@ from actors.etcd import _member_requests
 from actors.etcd._campaign import CampaignConfig, nemesis_schedule, run_campaign, summary
 from actors.etcd._kv_messages import RangeRequest
 from runtime import Crash, FaultSchedule, Heal, LinkFaults, Partition, Restart
-from tests.actors.etcd.test_etcd_stateful import campaign_budget
+from tests.budget import campaign_budget
 
 NAMES = [f"etcd-{i}" for i in range(1, 6)]
 

@@ -20,8 +20,6 @@ The default budget is small and derandomized (the same examples every run); the
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -40,6 +38,7 @@ from actors.etcd._campaign_cluster import EtcdCluster
 from actors.etcd._raft import Role
 from runtime import Crash, Simulation, SimulationTimeout, SlowDisk
 from runtime.strategies import link_faults
+from tests.budget import campaign_budget
 
 CLIENTS = 3
 RULED = 2  # the client that runs the operations rules invoke
@@ -249,17 +248,6 @@ def test_etcd_cluster_safety_and_liveness_under_faults() -> None:
         settings=settings(max_examples=50, stateful_step_count=50, derandomize=True, database=None,
                           **COMMON),
     )
-
-
-def campaign_budget(request: pytest.FixtureRequest, sizes: dict[str, int]) -> int:
-    """KUBETWIN_CAMPAIGN_BUDGET: "small", "medium", "large" or a number; under `-m campaign`
-    without it, "medium"; otherwise the campaign is skipped (the default suite stays fast)."""
-    env = os.environ.get("KUBETWIN_CAMPAIGN_BUDGET", "")
-    if not env and "campaign" in (request.config.option.markexpr or ""):
-        env = "medium"
-    if not env:
-        pytest.skip("campaign: select with -m campaign or set KUBETWIN_CAMPAIGN_BUDGET")
-    return int(env) if env.isdigit() else sizes[env]
 
 
 @pytest.mark.campaign
