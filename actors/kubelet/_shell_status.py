@@ -136,7 +136,7 @@ class StatusWriter:
             del self._dirty[uid]
             try:
                 await self._write(uid)
-            except TransportError as e:
+            except (TransportError, _Retry) as e:
                 self._actor.log.info("pod status write failed, will retry", error=str(e))
                 self._dirty[uid] = None
                 await anyio.sleep(RETRY)
@@ -155,6 +155,8 @@ class StatusWriter:
                     if e.code == 404:
                         self.forget(uid)
                         return
+                    if _transient(e):
+                        raise _Retry(str(e)) from None
                     self._actor.log.warning("pod status rejected", pod=name, error=str(e))
                 else:
                     self.patches += 1
@@ -165,10 +167,27 @@ class StatusWriter:
                 await self._client.delete("pods", target[1], target[0], grace_period_seconds=0,
                                           preconditions={"uid": uid})
                 self.deletes += 1
+            except TransportError:
+                self._deletes[uid] = target  # retried by _run, as a 5xx below
+                raise
             except ApiError as e:
+                if _transient(e):
+                    # The final delete of a terminated pod must happen (the status manager
+                    # retries it while the pod can be deleted): a 5xx under faults lost it,
+                    # leaving the pod Terminating for ever (found by the cluster campaign).
+                    self._deletes[uid] = target
+                    raise _Retry(str(e)) from None
                 if e.code not in (404, 409):
                     self._actor.log.warning("pod delete rejected", pod=target[1], error=str(e))
 
 
 def _conditions(status: Mapping[str, Any]) -> list[tuple[str, str]]:
     return sorted((str(c.get("type")), str(c.get("status"))) for c in status.get("conditions") or ())
+
+
+class _Retry(Exception):
+    """A write answered 429 or 5xx: try again after ``RETRY`` (not a rejection)."""
+
+
+def _transient(e: ApiError) -> bool:
+    return e.code == 429 or e.code >= 500
