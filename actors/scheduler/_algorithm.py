@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from actors.scheduler._framework import (
+    Code,
     CycleState,
     Diagnosis,
     Handle,
@@ -29,7 +30,6 @@ from actors.scheduler._framework import (
     Profile,
     Status,
     fit_error_message,
-    is_success,
 )
 from actors.scheduler._types import NodeInfo, PodInfo, Snapshot
 
@@ -92,18 +92,13 @@ def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
 
 
 def select_host(names: Sequence[str], scores: Sequence[int], rng: random.Random) -> str:
-    """The highest total; ties broken uniformly by reservoir sampling (``selectHost``)."""
+    """The highest total; ties broken uniformly at random (``selectHost``'s reservoir
+    sampling gives the same distribution; one draw among the tied nodes is cheaper)."""
     if not names:
         raise ValueError("empty priority list")
-    selected, best, count = names[0], scores[0], 1
-    for name, score in zip(names[1:], scores[1:]):
-        if score > best:
-            selected, best, count = name, score, 1
-        elif score == best:
-            count += 1
-            if rng.randrange(count) == 0:
-                selected = name  # replace with probability 1/count
-    return selected
+    best = max(scores)
+    tied = [i for i, s in enumerate(scores) if s == best]
+    return names[tied[rng.randrange(len(tied))] if len(tied) > 1 else tied[0]]
 
 
 def _find_nodes_that_pass_filters(
@@ -118,18 +113,29 @@ def _find_nodes_that_pass_filters(
     if not profile.filter:
         return [nodes[(start + i) % n] for i in range(to_find)]
     feasible: list[NodeInfo] = []
-    for i in range(n):
-        if len(feasible) >= to_find:
-            break
-        node = nodes[(start + i) % n]
-        s = profile.run_filter_plugins_with_nominated_pods(cstate, pod, node, snapshot,
-                                                           nominated)
-        if is_success(s):
-            feasible.append(node)
+    # Nodes with equal-or-higher priority pods nominated to them need the two-pass filter.
+    special = {name for name, pods in (nominated or {}).items()
+               if any(p.priority >= pod.priority and p.key != pod.key for p in pods)}
+    i = 0
+    while i < n and len(feasible) < to_find:
+        # Filter in chunks no larger than the feasible nodes still wanted, so exactly the
+        # nodes a node-by-node search would examine are examined, and in the same order.
+        chunk = [nodes[(start + j) % n] for j in range(i, min(n, i + to_find - len(feasible)))]
+        i += len(chunk)
+        if special and any(node.name in special for node in chunk):
+            statuses = [profile.run_filter_plugins_with_nominated_pods(
+                cstate, pod, node, snapshot, nominated) for node in chunk]
         else:
-            assert s is not None
-            diagnosis.node_to_status[node.name] = s
-            diagnosis.add_plugin_status(s)
+            statuses = profile.run_filter_plugins_batch(cstate, pod, chunk)
+        last = None
+        for node, s in zip(chunk, statuses):
+            if s is None or s.code == Code.SUCCESS:
+                feasible.append(node)
+            else:
+                diagnosis.node_to_status[node.name] = s
+                if s is not last:
+                    diagnosis.add_plugin_status(s)
+                    last = s
     return feasible
 
 

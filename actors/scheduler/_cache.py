@@ -311,7 +311,8 @@ class SchedulerCache:
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         """Bring ``snapshot`` up to date, copying only NodeInfos changed since it was taken."""
-        update_all = update_affinity = False
+        update_all = False
+        affinity_changed: list[NodeInfo] = []
         for name in reversed(self._recent):
             info = self._nodes[name]
             if info.generation <= snapshot.generation:
@@ -328,7 +329,7 @@ class SchedulerCache:
             if (bool(existing.pods_with_affinity) != bool(clone.pods_with_affinity)
                     or bool(existing.pods_with_required_anti_affinity)
                     != bool(clone.pods_with_required_anti_affinity)):
-                update_affinity = True
+                affinity_changed.append(existing)
             existing.copy_from(clone)  # in place: the snapshot's lists keep pointing at it
         snapshot.generation = self._generation
         if len(snapshot.node_info_map) > self._tree.num_nodes:
@@ -343,8 +344,20 @@ class SchedulerCache:
             for ni in snapshot.node_info_list:
                 ni.image_states = self._image_states(ni)
             self._images_changed = False
-        if update_all or update_affinity:
+        if update_all:
             snapshot.refresh_affinity_lists()
+        elif affinity_changed:
+            # A few nodes gained or lost their first (anti-)affinity pod: adjust the two
+            # lists rather than rescanning every node (their order matters to no plugin).
+            for info in affinity_changed:
+                for nodes, has in ((snapshot.have_pods_with_affinity, info.pods_with_affinity),
+                                   (snapshot.have_pods_with_required_anti_affinity,
+                                    info.pods_with_required_anti_affinity)):
+                    present = info in nodes  # NodeInfo compares by identity
+                    if has and not present:
+                        nodes.append(info)
+                    elif not has and present:
+                        nodes.remove(info)
         if len(snapshot.node_info_list) != self._tree.num_nodes:
             raise CacheInvariantError(
                 f"snapshot has {len(snapshot.node_info_list)} nodes, cache has "

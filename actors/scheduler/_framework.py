@@ -22,9 +22,26 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+from actors.scheduler._extension_points import (
+    BindPlugin,
+    EnqueueExtensions,
+    FilterPlugin,
+    PermitPlugin,
+    Plugin,
+    PostBindPlugin,
+    PostFilterPlugin,
+    PreBindPlugin,
+    PreFilterExtensions,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ReservePlugin,
+    ScoreExtensions,
+    ScorePlugin,
+)
 
 if TYPE_CHECKING:
     from actors.scheduler._types import NodeInfo, PodInfo, Snapshot
@@ -172,121 +189,6 @@ class ActionType(enum.IntFlag):
     ALL = ADD | DELETE | UPDATE
 
 
-# -- extension point protocols --------------------------------------------------------------
-
-
-@runtime_checkable
-class Plugin(Protocol):
-    name: str
-
-
-@runtime_checkable
-class PreFilterPlugin(Protocol):
-    name: str
-
-    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> tuple[
-        PreFilterResult | None, Status | None]: ...
-
-
-@runtime_checkable
-class PreFilterExtensions(Protocol):
-    """Incremental updates of PreFilter state, used for nominated pods and preemption."""
-
-    name: str
-
-    def add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo,
-                node: NodeInfo, snapshot: Snapshot) -> Status | None: ...
-
-    def remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo,
-                   node: NodeInfo, snapshot: Snapshot) -> Status | None: ...
-
-
-@runtime_checkable
-class FilterPlugin(Protocol):
-    name: str
-
-    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None: ...
-
-
-@runtime_checkable
-class PostFilterPlugin(Protocol):
-    name: str
-
-    def post_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot,
-                    diagnosis: Diagnosis, handle: Handle) -> tuple[
-        PostFilterResult | None, Status | None]: ...
-
-
-@runtime_checkable
-class PreScorePlugin(Protocol):
-    name: str
-
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
-                  snapshot: Snapshot) -> Status | None: ...
-
-
-@runtime_checkable
-class ScorePlugin(Protocol):
-    name: str
-
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int: ...
-
-
-@runtime_checkable
-class ScoreExtensions(Protocol):
-    name: str
-
-    def normalize_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
-                        scores: Sequence[int]) -> list[int]: ...
-
-
-@runtime_checkable
-class ReservePlugin(Protocol):
-    name: str
-
-    def reserve(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None: ...
-
-    def unreserve(self, state: CycleState, pod: PodInfo, node_name: str) -> None: ...
-
-
-@runtime_checkable
-class PermitPlugin(Protocol):
-    """Returns (status, timeout seconds); a WAIT status asks the shell to hold the pod."""
-
-    name: str
-
-    def permit(self, state: CycleState, pod: PodInfo, node_name: str) -> tuple[
-        Status | None, float]: ...
-
-
-@runtime_checkable
-class PreBindPlugin(Protocol):
-    name: str
-
-    def pre_bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None: ...
-
-
-@runtime_checkable
-class BindPlugin(Protocol):
-    name: str
-
-    def bind(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None: ...
-
-
-@runtime_checkable
-class PostBindPlugin(Protocol):
-    name: str
-
-    def post_bind(self, state: CycleState, pod: PodInfo, node_name: str) -> None: ...
-
-
-@runtime_checkable
-class EnqueueExtensions(Protocol):
-    name: str
-
-    def events_to_register(self) -> Sequence[ClusterEvent]: ...
-
-
 # -- diagnosis ------------------------------------------------------------------------------
 
 
@@ -394,6 +296,8 @@ class Profile:
         self.bind: tuple[Any, ...] = pick(BindPlugin)
         self.post_bind: tuple[Any, ...] = pick(PostBindPlugin)
         self.pre_filter_extensions = {p.name: p for p in pick(PreFilterExtensions)}
+        # Protocol isinstance checks are slow: decide once which scorers normalize.
+        self._normalizers = frozenset(p.name for p in pick(ScoreExtensions))
 
     def _pick(self, proto: type) -> tuple[Any, ...]:
         return tuple(p for p in self.plugins if isinstance(p, proto))
@@ -441,6 +345,40 @@ class Profile:
                        f"node(s) didn't satisfy plugin(s) [{' '.join(names)}] simultaneously")
                 return result, Status.unresolvable(msg), narrowed
         return result, rejection, narrowed
+
+    def run_filter_plugins_batch(self, state: CycleState, pod: PodInfo,
+                                 nodes: Sequence[NodeInfo]) -> list[Status | None]:
+        """``run_filter_plugins`` for each node, plugin by plugin over the nodes still
+        passing (each node's status is still its first rejection, in plugin order). A
+        plugin may offer ``filter_nodes(state, pod, nodes)``, its ``filter`` for each node
+        in one call; it must agree with ``filter`` node by node."""
+        statuses: list[Status | None] = [None] * len(nodes)
+        pending = list(range(len(nodes)))
+        for pl in self.filter:
+            if not pending:
+                break
+            if pl.name in state.skip_filter_plugins:
+                continue
+            batch = getattr(pl, "filter_nodes", None)
+            sub = nodes if len(pending) == len(nodes) else [nodes[i] for i in pending]
+            res = (batch(state, pod, sub) if batch is not None
+                   else [pl.filter(state, pod, n) for n in sub])
+            if not any(res):
+                continue  # every node passed (None is success)
+            still = []
+            last: Status | None = None
+            tagged: Status | None = None
+            for i, s in zip(pending, res):
+                if s is None or s.code == Code.SUCCESS:
+                    still.append(i)
+                    continue
+                if s is not last:  # plugins often return one shared status for many nodes
+                    if not s.is_rejected():
+                        raise PluginError(f"running {pl.name!r} filter plugin: {s.message}")
+                    last, tagged = s, s.with_plugin(pl.name)
+                statuses[i] = tagged
+            pending = still
+        return statuses
 
     def run_filter_plugins(self, state: CycleState, pod: PodInfo, node: NodeInfo
                            ) -> Status | None:
@@ -527,22 +465,30 @@ class Profile:
 
     def run_score_plugins(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
                           ) -> tuple[list[int], dict[str, list[int]]]:
-        """Weighted totals per node, and each plugin's weighted scores."""
+        """Weighted totals per node, and each plugin's weighted scores.
+
+        A plugin may offer ``score_nodes(state, pod, nodes)``, the list of its ``score``
+        for each node computed in one call (the scoring hot path); it must agree with
+        ``score`` node by node."""
         totals = [0] * len(nodes)
         by_plugin: dict[str, list[int]] = {}
         for pl in self.score:
             if pl.name in state.skip_score_plugins:
                 continue
-            scores = [pl.score(state, pod, n) for n in nodes]
-            if isinstance(pl, ScoreExtensions):
+            batch = getattr(pl, "score_nodes", None)
+            scores = (batch(state, pod, nodes) if batch is not None
+                      else [pl.score(state, pod, n) for n in nodes])
+            if pl.name in self._normalizers:
                 scores = pl.normalize_score(state, pod, nodes, scores)
+            if scores and (min(scores) < MIN_NODE_SCORE or max(scores) > MAX_NODE_SCORE):
+                i, bad = next((i, s) for i, s in enumerate(scores)
+                              if not MIN_NODE_SCORE <= s <= MAX_NODE_SCORE)
+                raise PluginError(f"plugin {pl.name!r} returns an invalid score {bad} "
+                                  f"for node {nodes[i].name!r}")
             weight = self.weights.get(pl.name, 1)
-            for i, s in enumerate(scores):
-                if not MIN_NODE_SCORE <= s <= MAX_NODE_SCORE:
-                    raise PluginError(f"plugin {pl.name!r} returns an invalid score {s} "
-                                      f"for node {nodes[i].name!r}")
-                totals[i] += s * weight
-            by_plugin[pl.name] = [s * weight for s in scores]
+            weighted = scores if weight == 1 else [s * weight for s in scores]
+            totals = [t + s for t, s in zip(totals, weighted)]
+            by_plugin[pl.name] = list(weighted)
         return totals, by_plugin
 
     # -- Reserve / Permit / Bind ------------------------------------------------------------

@@ -241,9 +241,25 @@ class PodInfo(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, pod=pod, node_name=node_name)
 
 
+_INTERNED: dict[tuple[str, bytes], AffinityTerm] = {}
+_INTERN_LIMIT = 4096
+
+
+def _interned_term(ns: str, raw: Mapping[str, Any]) -> AffinityTerm:
+    """Pods of one template share one AffinityTerm object (terms are immutable), so the
+    affinity plugin can match a term once per cycle instead of once per pod."""
+    key = (ns, msgspec.json.encode(raw, order="sorted"))
+    term = _INTERNED.get(key)
+    if term is None:
+        if len(_INTERNED) >= _INTERN_LIMIT:
+            _INTERNED.clear()
+        term = _INTERNED[key] = affinity_term(ns, raw)
+    return term
+
+
 def _terms(ns: str, section: Mapping[str, Any] | None) -> tuple[AffinityTerm, ...]:
     raw = (section or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or ()
-    return tuple(affinity_term(ns, t) for t in raw)
+    return tuple(_interned_term(ns, t) for t in raw)
 
 
 def _weighted_terms(ns: str, section: Mapping[str, Any] | None) -> tuple[

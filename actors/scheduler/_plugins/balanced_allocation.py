@@ -49,6 +49,7 @@ class BalancedAllocation:
 
     def __init__(self, resources: Sequence[tuple[str, int]] = DEFAULT_RESOURCES) -> None:
         self.resources = tuple(resources)
+        self._cpu_mem = sorted(name for name, _ in self.resources) == ["cpu", "memory"]
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                   snapshot: Snapshot) -> Status | None:
@@ -66,3 +67,25 @@ class BalancedAllocation:
                 return 0
         return resource_allocation_score(node, reqs, self.resources,
                                          balanced_resource_scorer, use_requested=True)
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                    ) -> list[int]:
+        """``score`` per node; the two-resource (cpu, memory) case inlined."""
+        reqs = state.get(_PRE_SCORE_KEY)
+        if reqs is None or not self._cpu_mem:
+            return [self.score(state, pod, n) for n in nodes]
+        want = dict(zip((name for name, _ in self.resources), reqs))
+        pc, pm = want["cpu"], want["memory"]
+        top = float(MAX_NODE_SCORE)
+        out = []
+        for n in nodes:
+            a = n.allocatable
+            ac, am = a.milli_cpu, a.memory
+            if not (ac and am):
+                out.append(int(top))  # one fraction or none: no deviation
+                continue
+            fc = float(n.req_cpu + pc) / float(ac)
+            fm = float(n.req_memory + pm) / float(am)
+            out.append(int((1 - abs(((fc if fc < 1.0 else 1.0)
+                                     - (fm if fm < 1.0 else 1.0)) / 2)) * top))
+        return out

@@ -237,8 +237,9 @@ class AffinityTerm(msgspec.Struct, frozen=True):
     selector: Any  # Selector over pod labels
     topology_key: str
     namespace_selector: Any  # Selector over namespace labels, or None
-
-
+    # The selector as (key, allowed values) pairs when every requirement is In/Equals (the
+    # usual matchLabels): the same verdict as ``selector.matches``, without the calls.
+    fast: tuple[tuple[str, frozenset[str]], ...] | None = None
 
     def matches(self, namespace: str, labels: Mapping[str, str],
                 ns_labels: Mapping[str, str] | None) -> bool:
@@ -247,8 +248,23 @@ class AffinityTerm(msgspec.Struct, frozen=True):
             self.namespace_selector is not None
             and self.namespace_selector.matches(ns_labels or {})
         ):
-            return self.selector.matches(labels)
+            fast = self.fast
+            if fast is None:
+                return self.selector.matches(labels)
+            for key, values in fast:
+                if labels.get(key) not in values:
+                    return False
+            return True
         return False
+
+
+def _fast_selector(selector: Any) -> tuple[tuple[str, frozenset[str]], ...] | None:
+    if getattr(selector, "matches_nothing", True):
+        return None
+    reqs = getattr(selector, "requirements", None)
+    if reqs is None or any(str(r.operator) not in ("in", "=", "==") for r in reqs):
+        return None
+    return tuple((r.key, frozenset(r.values)) for r in reqs)
 
 
 class WeightedAffinityTerm(msgspec.Struct, frozen=True):
@@ -261,11 +277,13 @@ def affinity_term(pod_namespace: str, raw: Mapping[str, Any]) -> AffinityTerm:
     ns_sel = raw.get("namespaceSelector")
     if not namespaces and ns_sel is None:
         namespaces = [pod_namespace]
+    selector = label_matcher(raw.get("labelSelector"))
     return AffinityTerm(
         frozenset(namespaces),
-        label_matcher(raw.get("labelSelector")),
+        selector,
         raw.get("topologyKey", ""),
         None if ns_sel is None else label_matcher(ns_sel),
+        _fast_selector(selector),
     )
 
 

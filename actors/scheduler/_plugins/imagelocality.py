@@ -44,6 +44,13 @@ class ImageLocality:
         state.write(_KEY, snapshot.num_nodes())
         return None
 
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                    ) -> list[int]:
+        if not pod.images:
+            return [0] * len(nodes)
+        none_present = calculate_priority(0, len(pod.images))
+        return [self.score(state, pod, n) if n.image_states else none_present for n in nodes]
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if not pod.images:
             return 0

@@ -101,19 +101,26 @@ class InterPodAffinity:
                    ) -> tuple[None, Status | None]:
         s = _PreFilterState(snapshot)
         pod_ns = snapshot.namespace_labels.get(pod.namespace)
+        # Pods of one template share their (interned) terms: match each term once.
+        verdicts: dict[int, bool] = {}
         for node in snapshot.have_pods_with_required_anti_affinity:
             for other in node.pods_with_required_anti_affinity:
                 for t in other.required_anti_affinity_terms:
-                    if t.matches(pod.namespace, pod.labels, pod_ns):
+                    hit = verdicts.get(id(t))
+                    if hit is None:
+                        hit = verdicts[id(t)] = t.matches(pod.namespace, pod.labels, pod_ns)
+                    if hit:
                         _update(s.existing_anti_affinity, node, t.topology_key, 1)
         terms, anti = pod.required_affinity_terms, pod.required_anti_affinity_terms
         if terms or anti:
+            ns_labels = snapshot.namespace_labels
+            need_ns = any(t.namespace_selector is not None for t in anti)
             for node in snapshot.node_info_list:
                 for other in node.pods:
-                    if _matches_all(terms, other, snapshot):
+                    if terms and _matches_all(terms, other, snapshot):
                         for t in terms:
                             _update(s.affinity, node, t.topology_key, 1)
-                    other_ns = snapshot.namespace_labels.get(other.namespace)
+                    other_ns = ns_labels.get(other.namespace) if need_ns else None
                     for t in anti:
                         if t.matches(other.namespace, other.labels, other_ns):
                             _update(s.anti_affinity, node, t.topology_key, 1)
@@ -136,6 +143,34 @@ class InterPodAffinity:
                 if s.existing_anti_affinity.get(pair, 0) > 0:
                     return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
         return None
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                     ) -> list[Status | None]:
+        """``filter`` per node; without required affinity terms only the two anti-affinity
+        checks remain, inlined here with shared statuses."""
+        if pod.required_affinity_terms:
+            return [self.filter(state, pod, n) for n in nodes]
+        s: _PreFilterState = state.read(_PRE_FILTER_KEY)
+        anti, existing = s.anti_affinity, s.existing_anti_affinity
+        keys = [t.topology_key for t in pod.required_anti_affinity_terms] if anti else []
+        own = Status.unschedulable(ERR_REASON_ANTI_AFFINITY)
+        theirs = Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
+        out: list[Status | None] = []
+        for n in nodes:
+            labels = n.labels
+            verdict = None
+            for key in keys:
+                tv = labels.get(key)
+                if tv is not None and anti.get((key, tv), 0) > 0:
+                    verdict = own
+                    break
+            if verdict is None and existing:
+                for pair in labels.items():
+                    if existing.get(pair, 0) > 0:
+                        verdict = theirs
+                        break
+            out.append(verdict)
+        return out
 
     @staticmethod
     def _satisfies_affinity(s: _PreFilterState, pod: PodInfo, node: NodeInfo,
@@ -180,6 +215,11 @@ class InterPodAffinity:
             if not node.labels:
                 continue
             for other in (node.pods if has_constraints else node.pods_with_affinity):
+                if not has_constraints and not (
+                        (other.required_affinity_terms and self.hard_pod_affinity_weight > 0)
+                        or other.preferred_affinity_terms
+                        or other.preferred_anti_affinity_terms):
+                    continue  # e.g. only required anti-affinity: nothing to score
                 self._process_existing(topology, pod, other, node, snapshot)
         if not topology:
             return Status.skip()

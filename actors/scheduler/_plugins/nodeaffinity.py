@@ -10,8 +10,8 @@ terms, normalized by the maximum (DefaultNormalizeScore).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from actors.scheduler._framework import (
     ActionType,
@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 ERR_REASON_CONFLICT = "pod affinity terms conflict"
+
+
+_UNSEEN: Any = object()
+
+
+def _label_keys(node_selector: Mapping[str, str], required: Any) -> tuple[str, ...] | None:
+    """The node label keys a pod's nodeSelector and required terms read; None when a term
+    also reads the node's name (``matchFields``) or is not a plain label selector."""
+    keys = set(node_selector)
+    for term in (required.terms if required is not None else ()):
+        if term.fields is not None or (term.labels is not None
+                                       and not hasattr(term.labels, "requirements")):
+            return None
+        if term.labels is not None:
+            keys.update(r.key for r in term.labels.requirements)
+    return tuple(sorted(keys))
 
 
 class NodeAffinity:
@@ -56,6 +72,30 @@ class NodeAffinity:
                                           node.labels, node.name):
             return None
         return Status.unresolvable(ERR_REASON_POD)
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                     ) -> list[Status | None]:
+        """``filter`` per node. Without ``matchFields`` the verdict depends only on the
+        values of the label keys the pod names, so it is computed once per distinct tuple
+        of those values (nodes of a zone share one)."""
+        sel, req = pod.node_selector, pod.required_node_affinity
+        rejected = Status.unresolvable(ERR_REASON_POD)
+        keys = _label_keys(sel, req)
+        if keys is None:
+            return [None if required_node_affinity_matches(sel, req, n.labels, n.name)
+                    else rejected for n in nodes]
+        seen: dict[tuple[str | None, ...], Status | None] = {}
+        out: list[Status | None] = []
+        for n in nodes:
+            labels = n.labels
+            values = tuple([labels.get(k) for k in keys])
+            verdict = seen.get(values, _UNSEEN)
+            if verdict is _UNSEEN:
+                verdict = None if required_node_affinity_matches(
+                    sel, req, labels, n.name) else rejected
+                seen[values] = verdict
+            out.append(verdict)  # type: ignore[arg-type]
+        return out
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                   snapshot: Snapshot) -> Status | None:

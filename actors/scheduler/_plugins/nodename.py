@@ -5,6 +5,7 @@ Concurrency model: none; stateless. Invariant: an empty ``spec.nodeName`` fits e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from actors.scheduler._framework import ActionType, ClusterEvent, CycleState, Status
@@ -22,6 +23,12 @@ class NodeName:
         if not pod.node_name or pod.node_name == node.name:
             return None
         return Status.unresolvable(ERR_REASON)
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                     ) -> list[Status | None]:
+        if not pod.node_name:
+            return [None] * len(nodes)
+        return [self.filter(state, pod, n) for n in nodes]
 
     def events_to_register(self) -> tuple[ClusterEvent, ...]:
         return (ClusterEvent("Node", ActionType.ADD),)

@@ -143,6 +143,10 @@ class NodeResourcesFit:
     def __init__(self, resources: Sequence[tuple[str, int]] = DEFAULT_RESOURCES) -> None:
         self.resources = tuple(resources)
         self._scorer = least_allocated_scorer(self.resources)
+        # The batch scorer's fast path covers the usual cpu + memory (any weights).
+        weights = dict(self.resources)
+        self._cpu_mem = (weights.get("cpu", 0), weights.get("memory", 0)) if (
+            len(weights) == len(self.resources) and set(weights) <= {"cpu", "memory"}) else None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         short = fits_request(pod.requests, node)
@@ -152,6 +156,24 @@ class NodeResourcesFit:
         if any(s.unresolvable for s in short):
             return Status.unresolvable(*reasons)
         return Status.unschedulable(*reasons)
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                     ) -> list[Status | None]:
+        """``filter`` per node; nodes that plainly fit skip building the shortfall list."""
+        r = pod.requests
+        cpu, mem, eph = r.milli_cpu, r.memory, r.ephemeral_storage
+        if r.scalar:
+            return [self.filter(state, pod, n) for n in nodes]
+        out: list[Status | None] = []
+        for n in nodes:
+            a = n.allocatable
+            if (len(n.pods) >= a.allowed_pod_number or (cpu and cpu > a.milli_cpu - n.req_cpu)
+                    or (mem and mem > a.memory - n.req_memory)
+                    or (eph and eph > a.ephemeral_storage - n.req_ephemeral)):
+                out.append(self.filter(state, pod, n))
+            else:
+                out.append(None)
+        return out
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                   snapshot: Snapshot) -> Status | None:
@@ -164,6 +186,32 @@ class NodeResourcesFit:
             reqs = pod_request_list(pod, self.resources, use_requested=False)
         return resource_allocation_score(node, reqs, self.resources, self._scorer,
                                          use_requested=False)
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                    ) -> list[int]:
+        """``score`` per node; LeastAllocated over cpu and memory inlined."""
+        if self._cpu_mem is None:
+            return [self.score(state, pod, n) for n in nodes]
+        reqs = state.get(_PRE_SCORE_KEY)
+        if reqs is None:
+            reqs = pod_request_list(pod, self.resources, use_requested=False)
+        want = dict(zip((name for name, _ in self.resources), reqs))
+        pc, pm = want.get("cpu", 0), want.get("memory", 0)
+        wc, wm = self._cpu_mem
+        out = []
+        for n in nodes:
+            a = n.allocatable
+            total = weights = 0
+            if wc and a.milli_cpu:
+                cap, used = a.milli_cpu, n.non0_cpu + pc
+                total += (0 if used > cap else (cap - used) * MAX_NODE_SCORE // cap) * wc
+                weights += wc
+            if wm and a.memory:
+                cap, used = a.memory, n.non0_mem + pm
+                total += (0 if used > cap else (cap - used) * MAX_NODE_SCORE // cap) * wm
+                weights += wm
+            out.append(total // weights if weights else 0)
+        return out
 
     def events_to_register(self) -> tuple[ClusterEvent, ...]:
         return (

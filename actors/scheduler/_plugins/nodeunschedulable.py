@@ -7,6 +7,7 @@ as ``plugins/nodeunschedulable`` decides.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from actors.scheduler._framework import ActionType, ClusterEvent, CycleState, Status
@@ -28,6 +29,10 @@ class NodeUnschedulable:
         if tolerations_tolerate_taint(pod.tolerations, UNSCHEDULABLE_TAINT):
             return None
         return Status.unresolvable(ERR_REASON)
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                     ) -> list[Status | None]:
+        return [self.filter(state, pod, n) if n.unschedulable else None for n in nodes]
 
     def events_to_register(self) -> tuple[ClusterEvent, ...]:
         return (ClusterEvent("Node", ActionType.ADD | ActionType.UPDATE_NODE_TAINT),)

@@ -37,6 +37,10 @@ class TaintToleration:
             return None
         return Status.unresolvable(f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}")
 
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                     ) -> list[Status | None]:
+        return [self.filter(state, pod, n) if n.taints else None for n in nodes]
+
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                   snapshot: Snapshot) -> Status | None:
         prefer = tuple(t for t in pod.tolerations
@@ -54,6 +58,10 @@ class TaintToleration:
             if taint.effect == EFFECT_PREFER_NO_SCHEDULE
             and not tolerations_tolerate_taint(tolerations, taint)
         )
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                    ) -> list[int]:
+        return [self.score(state, pod, n) if n.taints else 0 for n in nodes]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                         scores: Sequence[int]) -> list[int]:
