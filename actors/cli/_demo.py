@@ -14,7 +14,7 @@ the simulated cluster answers, printed in kubectl's formats:
     kubia            two kubia pods, a request from one node's pod to the other's: no NAT
     service          kubectl expose, the ClusterIP and the DNS name: kube-proxy's DNAT
     etcd             the registry keys and a stored pod, as etcdctl reads them
-    leader           the scheduler's leader-election record
+    leader           the scheduler's leader-election record, and a failover
 
 The etcd section comes after the pods exist, so that ``/registry/pods/default`` has the kubia
 pods the seed's notes read. ``--section NAME`` prints one section: the sections before it

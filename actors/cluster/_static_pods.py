@@ -54,7 +54,8 @@ __all__ = ["MIRROR_ANNOTATION", "RESYNC", "StaticPodSource", "StaticPodSourceCon
 
 Obj = dict[str, Any]
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-RESYNC = 10.0  # the kubelet's pod sync period (syncFrequency 1m; housekeeping checks sooner)
+RESYNC = 10.0  # how often the mirror pods are checked (the kubelet recreates a missing one
+# on its next sync of the static pod)
 RETRY = 1.0
 K8S_VERSION = "v1.31.0"
 ETCD_IMAGE = "registry.k8s.io/etcd:3.5.15-0"
