@@ -142,20 +142,14 @@ class MemberRequests(Actor):
         return PROPOSAL_DECODER.decode(entry.data).request
 
     def _answer(self, entry: Entry, resp: Any) -> None:
-        """Answer the proposal that owns this log slot; fail ours whose slot another took."""
-        pending = self.pending
-        if not pending:
-            return
-        waiter = pending.pop(entry.index, None)
+        """Answer the proposal that owns this log slot; fail ours whose slot another took.
+        (Entries are applied in order; only a snapshot skips some, see _fail_overtaken.)"""
+        waiter = self.pending.pop(entry.index, None) if self.pending else None
         if waiter is not None:
             if waiter[0] == entry.term:
                 waiter[1].send(resp)  # same index and term: our entry (Log Matching, §5.3)
             else:
                 waiter[1].fail(ProposalFailed())
-        if pending and min(pending) < entry.index:
-            # Only a snapshot skips entries, and the snapshot install answered those already.
-            for index in [i for i in pending if i < entry.index]:
-                pending.pop(index)[1].fail(UnknownOutcome("etcdserver: outcome unknown"))
 
     def _fail_overtaken(self, snapshot_index: int) -> None:
         # Our proposals at or below a snapshot may or may not be in it: the log that would
