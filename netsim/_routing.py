@@ -66,15 +66,20 @@ class RouteTable:
     def __init__(self) -> None:
         # Parsed networks kept beside the routes: lookups happen per packet per hop.
         self._routes: list[tuple[IPv4Network, Route]] = []
+        # (network, metric) -> position in _routes: a node's table holds a route per other
+        # node, and scanning it on every add made joining N nodes cost O(N^3).
+        self._positions: dict[tuple[IPv4Network, int], int] = {}
 
     def add(self, route: Route) -> None:
         if self._index(route.network, route.metric) is not None:
             raise RouteExists(f"route {route.dst} metric {route.metric} already exists")
+        self._positions[(route.network, route.metric)] = len(self._routes)
         self._routes.append((route.network, route))
 
     def replace(self, route: Route) -> None:
         i = self._index(route.network, route.metric)
         if i is None:
+            self._positions[(route.network, route.metric)] = len(self._routes)
             self._routes.append((route.network, route))
         else:
             self._routes[i] = (route.network, route)
@@ -85,11 +90,13 @@ class RouteTable:
         keep = [(n, r) for n, r in self._routes if not (n == net and dev in (None, r.dev))]
         removed = len(self._routes) - len(keep)
         self._routes = keep
+        self._reindex()
         return removed
 
     def remove_dev(self, dev: str) -> None:
         """A device went away: so do all routes through it, as in the kernel."""
         self._routes = [(n, r) for n, r in self._routes if r.dev != dev]
+        self._reindex()
 
     def lookup(self, ip: IPv4Address | str) -> Route | None:
         addr = IPv4Address(ip)
@@ -108,10 +115,10 @@ class RouteTable:
         return tuple(r for _, r in ordered)
 
     def _index(self, net: IPv4Network, metric: int) -> int | None:
-        for i, (n, r) in enumerate(self._routes):
-            if n == net and r.metric == metric:
-                return i
-        return None
+        return self._positions.get((net, metric))
+
+    def _reindex(self) -> None:
+        self._positions = {(n, r.metric): i for i, (n, r) in enumerate(self._routes)}
 
     def __len__(self) -> int:
         return len(self._routes)
