@@ -84,11 +84,12 @@ class NodeAffinity:
         if keys is None:
             return [None if required_node_affinity_matches(sel, req, n.labels, n.name)
                     else rejected for n in nodes]
-        seen: dict[tuple[str | None, ...], Status | None] = {}
+        seen: dict[Any, Status | None] = {}
         out: list[Status | None] = []
+        only = keys[0] if len(keys) == 1 else None
         for n in nodes:
             labels = n.labels
-            values = tuple([labels.get(k) for k in keys])
+            values = labels.get(only) if only is not None else tuple([labels.get(k) for k in keys])
             verdict = seen.get(values, _UNSEEN)
             if verdict is _UNSEEN:
                 verdict = None if required_node_affinity_matches(
