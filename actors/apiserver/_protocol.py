@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ApiRequest", "ApiResponse", "StopWatch", "WatchEvent", "VERBS"]
+__all__ = ["ApiRequest", "ApiResponse", "ContainerLogRequest", "StopWatch", "WatchEvent", "VERBS"]
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 
@@ -58,3 +58,15 @@ class WatchEvent(msgspec.Struct, frozen=True, tag="api.watch", tag_field="tag"):
 
 class StopWatch(msgspec.Struct, frozen=True, tag="api.unwatch"):
     watch_id: int
+
+
+class ContainerLogRequest(msgspec.Struct, frozen=True, tag="api.logs"):
+    """The apiserver's pods/log subresource asking the pod's kubelet (as kube-apiserver
+    proxies ``/containerLogs/<ns>/<pod>/<container>`` to the node). The answer is the text,
+    or a Status dict for a refusal."""
+
+    pod: Any
+    container: str | None = None
+    previous: bool = False
+    timestamps: bool = False
+    tail_lines: int | None = None

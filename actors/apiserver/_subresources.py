@@ -27,6 +27,7 @@ from actors.api import (
     StatusCause,
     bad_request,
     conflict,
+    internal_error,
     invalid,
     method_not_supported,
     selector_from_api,
@@ -36,10 +37,10 @@ from actors.api import (
 
 from ._context import Req, Services
 from ._handlers import apply_patch_document, get_stored, guaranteed_update, parse_rv
-from ._objects import get_meta, rfc3339, success
+from ._objects import get_meta, param_bool, param_int, rfc3339, success
 from ._storage import Stored
 
-__all__ = ["binding", "finalize", "scale_get", "scale_of", "scale_write"]
+__all__ = ["binding", "finalize", "pod_log", "scale_get", "scale_of", "scale_write"]
 
 SCALABLE = frozenset({"deployments", "replicasets", "statefulsets", "replicationcontrollers"})
 
@@ -186,3 +187,32 @@ async def finalize(req: Req, svc: Services) -> tuple[int, dict[str, Any]]:
                warnings=req.warnings, subresource="finalize")
     return await guaranteed_update(main, svc, produce, precondition=parse_rv(req, body),
                                    mode="finalize")
+
+
+async def pod_log(req: Req, svc: Services) -> tuple[int, Any]:
+    """``GET pods/<name>/log``: the pod's kubelet answers, as kube-apiserver proxies the
+    request to ``/containerLogs`` on the node (query: container, previous, timestamps,
+    tailLines)."""
+    from runtime import ActorDead, AskTimeout, UnknownActor
+
+    from ._protocol import ContainerLogRequest
+
+    pod = (await get_stored(req, svc)).obj
+    node = (pod.get("spec") or {}).get("nodeName")
+    name = get_meta(pod).get("name")
+    if not node:
+        raise ApiError(bad_request(f"pod {name} does not have a host assigned"))
+    p = req.params
+    msg = ContainerLogRequest(pod=pod, container=p.get("container") or None,
+                              previous=param_bool(p, "previous"),
+                              timestamps=param_bool(p, "timestamps"),
+                              tail_lines=param_int(p, "tailLines"))
+    actor = svc.storage.client.actor
+    try:
+        out = await actor.ask(f"kubelet/{node}", msg, timeout=10.0)
+    except (ActorDead, AskTimeout, UnknownActor) as e:
+        raise ApiError(internal_error(f"Get \"https://{node}:10250/containerLogs/"
+                                      f"{req.namespace}/{name}\": {e}")) from None
+    if isinstance(out, dict):
+        return int(out.get("code") or 400), out
+    return 200, out

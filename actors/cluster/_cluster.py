@@ -192,32 +192,12 @@ class Cluster(Client):
         """``kubectl logs``: the container's output as text, one line per line. A pod with
         several containers needs ``container``; ``previous`` reads the last dead instance."""
         from actors.kubelet._component import HOSTS_KEY
+        from actors.kubelet._logs import container_logs
 
         obj = self.get("pods", pod, namespace)
-        spec = obj.get("spec") or {}
-        names = [c["name"] for c in [*(spec.get("initContainers") or []),
-                                     *(spec.get("containers") or [])]]
-        if container is None:
-            regular = [c["name"] for c in spec.get("containers") or []]
-            if len(regular) != 1:
-                raise ApiError(failure(400, "BadRequest", f"a container name must be specified "
-                                       f"for pod {pod}, choose one of: [{' '.join(regular)}]"))
-            container = regular[0]
-        if container not in names:
-            raise ApiError(failure(400, "BadRequest",
-                                   f"container {container} is not valid for pod {pod}"))
-        host = (self._ctx.extra.get(HOSTS_KEY) or {}).get(spec.get("nodeName") or "")
-        runs = host.runtime.list_containers(pod_uid=obj["metadata"]["uid"], name=container) \
-            if host is not None else []
-        pick = runs[1:2] if previous else runs[:1]
-        if not pick:
-            what = (f'previous terminated container "{container}" in pod "{pod}" not found'
-                    if previous else
-                    f'container "{container}" in pod "{pod}" is waiting to start: '
-                    "ContainerCreating")
-            raise ApiError(failure(400, "BadRequest", what))
-        return "".join(f"{line}\n" for line in
-                       host.runtime.logs(pick[0].id, timestamps=timestamps))  # type: ignore[union-attr]
+        host = (self._ctx.extra.get(HOSTS_KEY) or {}).get((obj.get("spec") or {}).get("nodeName") or "")
+        return container_logs(host.runtime if host is not None else None, obj, container,
+                              previous=previous, timestamps=timestamps)
 
     def close(self) -> None:
         self.sim.close()

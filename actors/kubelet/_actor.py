@@ -39,7 +39,8 @@ from typing import Any
 import anyio
 import msgspec
 
-from actors.api import ApiError
+from actors.api import ApiError, to_dict
+from actors.apiserver._protocol import ContainerLogRequest
 from actors.client import (
     Client,
     ClientActorMixin,
@@ -48,6 +49,7 @@ from actors.client import (
     TransportError,
 )
 from actors.kubelet._images import ImageCache
+from actors.kubelet._logs import container_logs
 from actors.kubelet._podworker import PodWorker
 from actors.kubelet._runtime import ContainerRuntime
 from actors.kubelet._shell_net import PodNetwork
@@ -233,6 +235,15 @@ class Kubelet(ClientActorMixin, Actor):
     @handler
     def _sync_pod(self, msg: SyncPod) -> None:
         self.pods.on_timer(msg)
+
+    @handler
+    def _container_logs(self, msg: ContainerLogRequest) -> Any:
+        """``/containerLogs``: the text, or the refusal as a Status dict (never a crash)."""
+        try:
+            return container_logs(self.host.runtime, msg.pod, msg.container, previous=msg.previous,
+                                  timestamps=msg.timestamps, tail_lines=msg.tail_lines)
+        except ApiError as e:
+            return to_dict(e.status)
 
     async def _renew_lease(self) -> None:
         cfg = self.config
