@@ -34,6 +34,7 @@ import msgspec
 
 from . import (
     _apps,
+    _authorization,
     _batch,
     _coordination,
     _core_other,
@@ -174,6 +175,9 @@ _RESOURCES: tuple[ResourceInfo, ...] = (
     # coordination.k8s.io/v1, discovery.k8s.io/v1
     _ri("leases", _coordination.Lease, group="coordination.k8s.io"),
     _ri("endpointslices", _discovery.EndpointSlice, group="discovery.k8s.io"),
+    # authorization.k8s.io/v1: answered on create, never stored
+    _ri("selfsubjectaccessreviews", _authorization.SelfSubjectAccessReview,
+        group="authorization.k8s.io", namespaced=False, verbs=("create",), etcd=None),
     # rbac.authorization.k8s.io/v1
     _ri("clusterrolebindings", _rbac.ClusterRoleBinding, group="rbac.authorization.k8s.io",
         namespaced=False),

@@ -220,6 +220,35 @@ class KubeApiServer(Actor):
         if not decision.allowed:
             raise forbidden_error(user, attrs, decision.reason)
 
+    def _self_review(self, user: UserInfo, body: Any) -> dict[str, Any]:
+        """``kubectl auth can-i``: the authorizer's decision for the asking user."""
+        review = dict(body) if isinstance(body, dict) else {}
+        spec = review.get("spec") or {}
+        ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if ra:
+            attrs = Attributes(verb=ra.get("verb") or "", api_group=ra.get("group") or "",
+                               api_version=ra.get("version") or "", resource=ra.get("resource") or "",
+                               subresource=ra.get("subresource") or "",
+                               namespace=ra.get("namespace") or "", name=ra.get("name") or "")
+        elif nra:
+            attrs = Attributes(verb=nra.get("verb") or "", non_resource_url=True, path=nra.get("path") or "")
+        else:
+            raise ApiError(failure(400, "BadRequest", "exactly one of nonResourceAttributes or "
+                                                      "resourceAttributes must be specified"))
+        if SYSTEM_MASTERS in user.groups:
+            allowed, reason = True, ""
+        else:
+            if self._rbac is None:
+                objs = [o for r in _RBAC_RESOURCES for o in self.caches.items(lookup(r), None)]
+                self._rbac = RBACAuthorizer(objs)
+            decision = self._rbac.authorize(user, attrs)
+            allowed, reason = decision.allowed, decision.reason
+        status: dict[str, Any] = {"allowed": allowed}
+        if reason:
+            status["reason"] = reason
+        return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+
     def _on_cache_change(self, ri: ResourceInfo) -> None:
         if ri.resource in _RBAC_RESOURCES:
             self._rbac = None  # rebuilt at the next authorization that needs it
@@ -245,6 +274,8 @@ class KubeApiServer(Actor):
         self._authorize(user, req)
         if req.verb == "watch":
             return await self._watch(req, asker)
+        if ri.resource == "selfsubjectaccessreviews":
+            return ApiResponse(201, self._self_review(user, m.body))
         code, body = await route(req, self.services)
         return ApiResponse(code, body, tuple(req.warnings))
 
