@@ -127,10 +127,21 @@ _S = {
                          3: ("boundObjectRef", "m:BoundObjectReference")},
     "BoundObjectReference": {1: ("kind", "s"), 2: ("apiVersion", "s"), 3: ("name", "s"),
                              4: ("uid", "s")},
+    # authorization.k8s.io/v1 (kubectl auth can-i)
+    "SelfSubjectAccessReview": {1: ("metadata", "m:ObjectMeta"),
+                                2: ("spec", "m:SelfSubjectAccessReviewSpec"),
+                                3: ("status", "m:Empty")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "m:ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "m:NonResourceAttributes")},
+    "ResourceAttributes": {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"),
+                           4: ("version", "s"), 5: ("resource", "s"), 6: ("subresource", "s"),
+                           7: ("name", "s")},
+    "NonResourceAttributes": {1: ("path", "s"), 2: ("verb", "s")},
 }
 _KINDS = {("apps/v1", "Deployment"), ("v1", "Namespace"), ("v1", "ConfigMap"),
           ("v1", "Secret"), ("v1", "Service"), ("batch/v1", "Job"),
-          ("authentication.k8s.io/v1", "TokenRequest")}
+          ("authentication.k8s.io/v1", "TokenRequest"),
+          ("authorization.k8s.io/v1", "SelfSubjectAccessReview")}
 
 
 def supported_kinds() -> frozenset[tuple[str, str]]:
