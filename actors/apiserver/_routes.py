@@ -73,6 +73,8 @@ async def _subresource(req: Req, svc: Services) -> tuple[int, Any]:
         return await _subresources.finalize(req, svc)
     if sub == "log" and verb == "get" and req.ri.resource == "pods":
         return await _subresources.pod_log(req, svc)
+    if sub == "eviction" and verb == "create" and req.ri.resource == "pods":
+        return await _subresources.evict(req, svc)
     raise ApiError(method_not_supported(f"{req.ri.resource}/{sub}", verb, req.ri.group))
 
 

@@ -40,7 +40,7 @@ from ._handlers import apply_patch_document, get_stored, guaranteed_update, pars
 from ._objects import get_meta, param_bool, param_int, rfc3339, success
 from ._storage import Stored
 
-__all__ = ["binding", "finalize", "pod_log", "scale_get", "scale_of", "scale_write"]
+__all__ = ["binding", "evict", "finalize", "pod_log", "scale_get", "scale_of", "scale_write"]
 
 SCALABLE = frozenset({"deployments", "replicasets", "statefulsets", "replicationcontrollers"})
 
@@ -216,3 +216,18 @@ async def pod_log(req: Req, svc: Services) -> tuple[int, Any]:
     if isinstance(out, dict):
         return int(out.get("code") or 400), out
     return 200, out
+
+
+async def evict(req: Req, svc: Services) -> tuple[int, Any]:
+    """``POST pods/<name>/eviction`` (policy/v1 Eviction): the pod is deleted with the
+    eviction's deleteOptions. PodDisruptionBudgets are not served yet, so no budget can refuse
+    (Kubernetes would answer 429 TooManyRequests for a budget at its limit)."""
+    from dataclasses import replace as dc_replace
+
+    from . import _deletion
+
+    body = req.body if isinstance(req.body, dict) else {}
+    options = body.get("deleteOptions") or {}
+    delete_req = dc_replace(req, verb="delete", subresource=None, body=options)
+    await _deletion.delete(delete_req, svc)
+    return 201, to_dict(success(201))
