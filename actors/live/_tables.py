@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.api import SelectorError, selector_from_api
+from actors.kubelet._status import pod_columns
 
 __all__ = ["TABLE_RESOURCES", "column_definitions", "human_duration", "table_for",
            "table_row"]
@@ -117,98 +118,19 @@ def _template_wide(template: Obj | None, selector: str) -> list[Any]:
 
 # -- printers ------------------------------------------------------------------------------
 
-def _terminated_reason(term: Obj, prefix: str = "") -> str:
-    if term.get("reason"):
-        return prefix + term["reason"]
-    if term.get("signal"):
-        return f"{prefix}Signal:{term['signal']}"
-    return f"{prefix}ExitCode:{term.get('exitCode', 0)}"
-
-
-class _PodState:
-    """printPod's running totals: ready containers, restarts and the last restart."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        self.ready = self.restarts = self.sidecar_restarts = 0
-        self.last = self.sidecar_last = 0.0
-
-
-def _pod_init(o: Obj, st: _PodState, sidecars: set[str]) -> bool:
-    """Walk init containers; True while the pod is still initializing."""
-    statuses = _g(o, "status", "initContainerStatuses") or []
-    total = len(_g(o, "spec", "initContainers") or [])
-    for i, cs in enumerate(statuses):
-        st.restarts += cs.get("restartCount", 0)
-        finished = _epoch(_g(cs, "lastState", "terminated", "finishedAt")) or 0.0
-        st.last = max(st.last, finished)
-        if cs.get("name") in sidecars:
-            st.sidecar_restarts += cs.get("restartCount", 0)
-            st.sidecar_last = max(st.sidecar_last, finished)
-        term, wait = _g(cs, "state", "terminated"), _g(cs, "state", "waiting")
-        if term is not None and term.get("exitCode", 0) == 0:
-            continue
-        if cs.get("name") in sidecars and cs.get("started"):
-            st.ready += 1 if cs.get("ready") else 0
-            continue
-        if term is not None:
-            st.reason = _terminated_reason(term, "Init:")
-        elif wait is not None and wait.get("reason") and wait["reason"] != "PodInitializing":
-            st.reason = "Init:" + wait["reason"]
-        else:
-            st.reason = f"Init:{i}/{total}"
-        return True
-    return False
-
-
-def _pod_containers(o: Obj, st: _PodState, conds: list[Obj]) -> None:
-    """Walk app containers, last first, as printPod does (the first one's reason wins)."""
-    st.restarts, st.last = st.sidecar_restarts, st.sidecar_last
-    running = False
-    for cs in reversed(_g(o, "status", "containerStatuses") or []):
-        st.restarts += cs.get("restartCount", 0)
-        st.last = max(st.last, _epoch(_g(cs, "lastState", "terminated", "finishedAt")) or 0.0)
-        wait, term = _g(cs, "state", "waiting"), _g(cs, "state", "terminated")
-        if wait is not None and wait.get("reason"):
-            st.reason = wait["reason"]
-        elif term is not None:
-            st.reason = _terminated_reason(term)
-        elif cs.get("ready") and _g(cs, "state", "running") is not None:
-            running = True
-            st.ready += 1
-    if st.reason == "Completed" and running:
-        st.reason = "Running" if _has_condition(conds, "Ready") else "NotReady"
-
-
 def _pod(o: Obj, now: float) -> list[Any]:
     """printPod: READY counts ready running containers (plus started restartable init
     containers); STATUS is the most telling reason; RESTARTS says when the last one was."""
     spec, status = o.get("spec") or {}, o.get("status") or {}
     conds = status.get("conditions") or []
-    st = _PodState(status.get("reason") or status.get("phase") or "")
-    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
-           for c in conds):
-        st.reason = "SchedulingGated"
-    sidecars = {c.get("name") for c in spec.get("initContainers") or []
-                if c.get("restartPolicy") == "Always"}
-    if not _pod_init(o, st, sidecars) or _has_condition(conds, "Initialized"):
-        _pod_containers(o, st, conds)
-    if _g(o, "metadata", "deletionTimestamp"):
-        if status.get("reason") == "NodeLost":
-            st.reason = "Unknown"
-        elif status.get("phase") not in ("Succeeded", "Failed"):
-            st.reason = "Terminating"
-    restarts = str(st.restarts)
-    if st.restarts and st.last:
-        restarts = f"{st.restarts} ({human_duration(now - st.last)} ago)"
+    ready, reason, restarts = pod_columns(o, now)  # one printPod, shared with the kubelet core
     gates = spec.get("readinessGates") or []
     by_type: dict[Any, Any] = {}
     for c in conds:
         by_type.setdefault(c.get("type"), c.get("status"))
     ready_gates = sum(by_type.get(g.get("conditionType")) == "True" for g in gates)
     ips = status.get("podIPs") or []
-    total = len(spec.get("containers") or []) + len(sidecars)
-    return [_name(o), f"{st.ready}/{total}", st.reason, restarts, _age(o, now),
+    return [_name(o), ready, reason, restarts, _age(o, now),
             (ips[0].get("ip") if ips else None) or "<none>", spec.get("nodeName") or "<none>",
             status.get("nominatedNodeName") or "<none>",
             f"{ready_gates}/{len(gates)}" if gates else "<none>"]
