@@ -60,7 +60,7 @@ from netsim._packet import (
     Packet,
     PathRecorder,
 )
-from netsim._routing import Route
+from netsim._routing import PeerRoutes, Route
 
 # A packet crosses at most one routing namespace per TTL unit; this bounds the walk loudly.
 _MAX_STEPS = 512
@@ -124,6 +124,8 @@ class Fabric:
         self.bridge_latency_s = bridge_latency_s
         self.underlay_latency_s = underlay_latency_s
         self._switch = Switch()
+        self._peers = PeerRoutes()  # every node's route to every other node's podCIDR
+        self._node_ips: dict[IPv4Address, str] = {}
         self._nodes: dict[str, Node] = {}
         self._netns: dict[str, NetNamespace] = {}
 
@@ -144,11 +146,11 @@ class Fabric:
             raise AddressConflict(
                 f"node IP {ip} is not a host address of the underlay {self.underlay}"
             )
-        for other in self._nodes.values():
-            if other.node_ip == ip:
-                raise AddressConflict(f"node IP {ip} is already used by {other.name}")
-            if other.pod_cidr.overlaps(cidr):
-                raise AddressConflict(f"podCIDR {cidr} overlaps {other.name}'s {other.pod_cidr}")
+        if ip in self._node_ips:
+            raise AddressConflict(f"node IP {ip} is already used by {self._node_ips[ip]}")
+        clash = self._peers.overlapping(cidr)
+        if clash is not None:
+            raise AddressConflict(f"podCIDR {cidr} overlaps {clash}'s {self._nodes[clash].pod_cidr}")
         node = Node(name, ip, cidr, NatTable(rng=self.rng))
         host = node.host
         mac = derive_mac("node", name, "eth0")
@@ -159,10 +161,9 @@ class Fabric:
         self._netns[name] = host
         self.ensure_bridge(name, "cni0", node.gateway)
         self._switch.attach(name, node.adapter)
-        for other in self._nodes.values():
-            if other is not node:
-                host.routes.replace(Route(str(other.pod_cidr), "eth0", via=str(other.node_ip)))
-                other.host.routes.replace(Route(str(cidr), "eth0", via=str(ip)))
+        self._node_ips[ip] = name
+        self._peers.set(name, Route(str(cidr), "eth0", via=str(ip)))
+        host.routes.attach_peers(self._peers, name)
         return node
 
     def remove_node(self, name: str) -> None:
@@ -172,8 +173,8 @@ class Fabric:
             self.delete_netns(ns.name)
         self._switch.detach(name)
         del self._nodes[name], self._netns[name]
-        for other in self._nodes.values():
-            other.host.routes.remove(str(node.pod_cidr), dev="eth0")
+        self._node_ips.pop(node.node_ip, None)
+        self._peers.discard(name)
 
     def node(self, name: str) -> Node:
         try:

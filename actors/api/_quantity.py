@@ -32,6 +32,7 @@ Deliberate differences from Kubernetes (all at the edges):
 from __future__ import annotations
 
 import enum
+import functools
 from fractions import Fraction
 
 __all__ = [
@@ -186,7 +187,9 @@ def _echo_of(text: str, sc: _Scan, exponent: int, fmt: Format) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> Quantity:
+    """Parse ``text`` (memoized: a Quantity is immutable and manifests repeat a few values)."""
     if text == "":
         raise QuantityError(ERR_FORMAT_WRONG)
     if text == "0":

@@ -239,6 +239,7 @@ class CacheSet:
             # watch from a compacted revision.
             self._held[wid] = (asker, to_dict(e.status))
             return wid
+        w.tag = wid
         rc.watchers[wid] = (asker, w)
         self._owner[wid] = rc
         self._held[wid] = None
@@ -266,8 +267,11 @@ class CacheSet:
             self._end(rc, wid, asker, w.close_reason)
 
     def _flush(self, rc: ResourceCache) -> None:
-        for wid in list(rc.watchers):
-            self._send(rc, wid)
+        watchers = rc.watchers
+        for w in rc.cache.take_dirty():
+            entry = watchers.get(w.tag)
+            if entry is not None and entry[1] is w:
+                self._send(rc, w.tag)
 
     def _end(self, rc: ResourceCache, wid: int, asker: str, reason: str) -> None:
         entry = rc.watchers.pop(wid, None)

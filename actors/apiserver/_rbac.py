@@ -207,6 +207,10 @@ class RBACAuthorizer:
         self._crbs = sorted(crbs, key=_name)
         for rbs in self._rbs.values():
             rbs.sort(key=_name)
+        # What _visit yields per (user, groups, namespace): the authorizer is rebuilt
+        # whenever an RBAC object changes, so entries never go stale.
+        self._visited: dict[tuple[str, tuple[str, ...], str],
+                            list[tuple[str, list[dict[str, Any]]] | LookupError]] = {}
 
     def _role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
         kind, name = ref.get("kind"), ref.get("name", "")
@@ -250,7 +254,13 @@ class RBACAuthorizer:
         if SYSTEM_MASTERS in user.groups:
             return Decision(True)  # the privileged-group authorizer before RBAC
         errors: list[str] = []
-        for item in self._visit(user, attrs.namespace):
+        key = (user.name, user.groups, attrs.namespace)
+        visited = self._visited.get(key)
+        if visited is None:
+            if len(self._visited) >= 4096:
+                self._visited.clear()
+            visited = self._visited[key] = list(self._visit(user, attrs.namespace))
+        for item in visited:
             if isinstance(item, LookupError):
                 errors.append(str(item.args[0]))
                 continue

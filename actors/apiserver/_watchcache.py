@@ -222,10 +222,12 @@ def _at_rv(obj: Obj, rv: int) -> Obj:
 
 
 class Watcher:
-    """One watch: events queue here until the actor drains them."""
+    """One watch: events queue here until the actor drains them. ``tag`` is the owner's
+    handle for it (the apiserver's watch id)."""
 
     def __init__(self, wid: int, predicate: Predicate, start_rv: int, allow_bookmarks: bool,
                  max_pending: int) -> None:
+        self.tag: int = 0
         self.id, self.predicate, self.rv = wid, predicate, start_rv
         self.allow_bookmarks, self.max_pending = allow_bookmarks, max_pending
         self.pending: deque[Obj] = deque()
@@ -313,6 +315,10 @@ def decode_continue(token: str) -> tuple[str, int]:
     return key, rv
 
 
+# The field whose exact value in a watch's field selector indexes that watch.
+_TRIGGER_FIELDS = {"pods": "spec.nodeName", "nodes": "metadata.name"}
+
+
 class WatchCache:
     """One resource's watch cache; ``capacity`` is the event window's length."""
 
@@ -336,8 +342,12 @@ class WatchCache:
         # Indexed triggers (the cacher's ``pod.NodeNameTriggerFunc``): watchers of pods whose
         # field selector pins spec.nodeName (every kubelet) by that node, the others apart;
         # an event only visits the watchers it can concern.
+        # Nodes are indexed the same way by metadata.name (each kubelet watches its own).
+        self._trigger_field = _TRIGGER_FIELDS.get(resource)
         self._untriggered: dict[int, Watcher] = {}
         self._triggered: dict[str, dict[int, Watcher]] = {}
+        # Watchers with events queued (or closed) since take_dirty: the actor drains only them.
+        self._dirty: dict[int, Watcher] = {}
         self._next_id = 1
 
     @property
@@ -371,6 +381,7 @@ class WatchCache:
         self._watchers.clear()
         self._untriggered.clear()
         self._triggered.clear()
+        self._dirty.clear()
 
     def apply(self, type_: str, obj: Obj, revision: int) -> None:
         """One event of the etcd watch: ADDED, MODIFIED or DELETED at ``revision``."""
@@ -398,18 +409,28 @@ class WatchCache:
         fields = _EventFields(self.resource)
         for w in self._concerned(ev):
             w._deliver(ev, fields)
+            if w.pending or w.closed:
+                self._dirty[w.id] = w
             if w.closed:
                 self._forget(w)
 
     def _trigger(self, obj: Obj | None) -> str | None:
-        if obj is None or self.resource != "pods":
+        if obj is None or self._trigger_field is None:
             return None
-        return _s((obj.get("spec") or {}).get("nodeName"))
+        if self._trigger_field == "spec.nodeName":
+            return _s((obj.get("spec") or {}).get("nodeName"))
+        return _s((obj.get("metadata") or {}).get("name"))
 
     def _watcher_trigger(self, w: Watcher) -> str | None:
-        if self.resource != "pods":
+        if self._trigger_field is None:
             return None
-        return w.predicate.fields.requires_exact_match("spec.nodeName")
+        return w.predicate.fields.requires_exact_match(self._trigger_field)
+
+    def take_dirty(self) -> list[Watcher]:
+        """The watchers given events (or closed) since the last call, in watch order."""
+        out = sorted(self._dirty.values(), key=lambda w: w.id)
+        self._dirty.clear()
+        return out
 
     def _concerned(self, ev: _Event) -> list[Watcher]:
         """The watchers an event may reach, in watch order (a watcher pinned to another node
@@ -445,6 +466,8 @@ class WatchCache:
         for w in list(self._watchers.values()):
             if w.allow_bookmarks and w.rv <= self._rv:  # never before the watch's start
                 w._push("BOOKMARK", obj, self._rv)
+            if w.pending or w.closed:
+                self._dirty[w.id] = w
             if w.closed:
                 self._forget(w)
 

@@ -27,6 +27,7 @@ its reference, so two nodes agree on it; a node's pulls never overlap when seria
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -57,8 +58,10 @@ class InvalidImageName(ValueError):
     """The image reference does not parse (the kubelet's ``InvalidImageName``)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def _split(name: str) -> tuple[str, str, str, str]:
-    """(domain, path, tag, digest) of a reference, normalized; raises InvalidImageName."""
+    """(domain, path, tag, digest) of a reference, normalized; raises InvalidImageName.
+    Memoized: a node sees the same few references over and over."""
     if not name or name != name.strip():
         raise InvalidImageName("invalid reference format")
     rest, _, digest = name.partition("@")

@@ -325,18 +325,21 @@ class SchedulerCache:
             if existing is None:
                 update_all = True
                 snapshot.node_info_map[name] = clone
+                snapshot.index_node(clone)
                 continue
             if (bool(existing.pods_with_affinity) != bool(clone.pods_with_affinity)
                     or bool(existing.pods_with_required_anti_affinity)
                     != bool(clone.pods_with_required_anti_affinity)):
                 affinity_changed.append(existing)
+            snapshot.unindex_node(existing)
             existing.copy_from(clone)  # in place: the snapshot's lists keep pointing at it
+            snapshot.index_node(existing)
         snapshot.generation = self._generation
         if len(snapshot.node_info_map) > self._tree.num_nodes:
             for name in list(snapshot.node_info_map):
                 info = self._nodes.get(name)
                 if info is None or info.node is None:
-                    del snapshot.node_info_map[name]
+                    snapshot.unindex_node(snapshot.node_info_map.pop(name))
             update_all = True
         if update_all:
             snapshot.node_info_list = [snapshot.node_info_map[n] for n in self._tree.list()]

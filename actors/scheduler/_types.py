@@ -300,8 +300,8 @@ class NodeInfo:
     """A node and the pods assigned (or assumed) to it, with running totals."""
 
     __slots__ = (
-        "allocatable", "generation", "image_sizes", "image_states", "labels", "name",
-        "node", "non0_cpu", "non0_mem", "pods", "pods_with_affinity",
+        "allocatable", "generation", "image_sizes", "image_states", "label_groups", "labels",
+        "name", "node", "non0_cpu", "non0_mem", "pods", "pods_with_affinity",
         "pods_with_required_anti_affinity", "req_cpu", "req_ephemeral", "req_memory",
         "req_scalar", "taints", "unschedulable", "used_ports",
     )
@@ -316,6 +316,9 @@ class NodeInfo:
         self.image_sizes: dict[str, int] = {}
         self.image_states: dict[str, ImageStateSummary] = {}
         self.pods: list[PodInfo] = []
+        # Live (non-terminating) pods grouped by (namespace, labels): counting the pods a
+        # selector matches (topology spreading) visits each distinct label set once.
+        self.label_groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
         self.pods_with_affinity: list[PodInfo] = []
         self.pods_with_required_anti_affinity: list[PodInfo] = []
         self.req_cpu = self.req_memory = self.req_ephemeral = 0
@@ -381,6 +384,15 @@ class NodeInfo:
             self.req_scalar[k] = self.req_scalar.get(k, 0) + sign * v
         self.non0_cpu += sign * pi.non0_cpu
         self.non0_mem += sign * pi.non0_mem
+        if not pi.terminating:
+            gk = (pi.namespace, tuple(sorted(pi.labels.items())))
+            group = self.label_groups.get(gk)
+            if group is None:
+                self.label_groups[gk] = [pi.labels, sign]
+            elif group[1] + sign:
+                group[1] += sign
+            else:
+                del self.label_groups[gk]
         for hp in pi.host_ports:
             ports = self.used_ports.setdefault(hp.ip, set())
             if sign > 0:
@@ -396,6 +408,7 @@ class NodeInfo:
         c.pods_with_affinity = list(self.pods_with_affinity)
         c.pods_with_required_anti_affinity = list(self.pods_with_required_anti_affinity)
         c.req_scalar = dict(self.req_scalar)
+        c.label_groups = {k: list(g) for k, g in self.label_groups.items()}
         c.used_ports = {ip: set(ports) for ip, ports in self.used_ports.items()}
         return c
 
@@ -403,6 +416,11 @@ class NodeInfo:
         """Become ``other`` (whose containers must not be shared with anyone else)."""
         for slot in NodeInfo.__slots__:
             setattr(self, slot, getattr(other, slot))
+
+    def count_matching(self, selector: Any, namespace: str) -> int:
+        """Live pods of ``namespace`` on this node whose labels ``selector`` matches."""
+        return sum(n for (ns, _), (labels, n) in self.label_groups.items()
+                   if ns == namespace and selector.matches(labels))
 
     def __repr__(self) -> str:
         return (f"NodeInfo({self.name!r}, pods={len(self.pods)}, cpu={self.req_cpu}/"
@@ -432,6 +450,42 @@ class Snapshot:
         # ReplicationController: a plain map).
         self.controllers: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.pdbs: list[dict[str, Any]] = []
+        # namespace -> (namespace, labels) group key -> [labels, {node name: live pods}]:
+        # the snapshot's pods by label set, so topology spreading counts a selector's pods
+        # per node without visiting every node (kept by index_node / unindex_node).
+        self.pod_groups: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]],
+                                        list[Any]]] = {}
+
+    def index_node(self, ni: NodeInfo) -> None:
+        for gk, (labels, n) in ni.label_groups.items():
+            groups = self.pod_groups.setdefault(gk[0], {})
+            entry = groups.get(gk)
+            if entry is None:
+                entry = groups[gk] = [labels, {}]
+            entry[1][ni.name] = entry[1].get(ni.name, 0) + n
+
+    def unindex_node(self, ni: NodeInfo) -> None:
+        for gk, (_, n) in ni.label_groups.items():
+            groups = self.pod_groups.get(gk[0])
+            entry = groups.get(gk) if groups is not None else None
+            if entry is None:
+                continue
+            left = entry[1].get(ni.name, 0) - n
+            if left > 0:
+                entry[1][ni.name] = left
+            else:
+                entry[1].pop(ni.name, None)
+                if not entry[1]:
+                    del groups[gk]  # type: ignore[union-attr]
+
+    def matching_counts(self, selector: Any, namespace: str) -> dict[str, int]:
+        """Node name -> live pods of ``namespace`` on it that ``selector`` matches."""
+        out: dict[str, int] = {}
+        for labels, per_node in (self.pod_groups.get(namespace) or {}).values():
+            if selector.matches(labels):
+                for name, n in per_node.items():
+                    out[name] = out.get(name, 0) + n
+        return out
 
     @classmethod
     def from_objects(cls, nodes: Iterable[Mapping[str, Any]],
@@ -459,6 +513,9 @@ class Snapshot:
     def set_node_infos(self, infos: Sequence[NodeInfo]) -> None:
         self.node_info_list = list(infos)
         self.node_info_map = {ni.name: ni for ni in infos}
+        self.pod_groups = {}
+        for ni in self.node_info_map.values():
+            self.index_node(ni)
         self.refresh_affinity_lists()
 
     def refresh_affinity_lists(self) -> None:

@@ -24,3 +24,33 @@ def test_the_index_follows_adds_replaces_and_removals() -> None:
         t.add(Route("10.244.0.0/24", dev="eth0", via="192.168.49.2"))
     assert len(t) == 5 and {r.dst for r in t.routes()} == {
         "10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24"}
+
+
+def test_shared_peer_routes_read_as_each_tables_own() -> None:
+    from netsim._routing import PeerRoutes
+
+    peers = PeerRoutes()
+    tables = {}
+    for i in range(4):
+        peers.set(f"n{i}", Route(f"10.244.{i}.0/24", dev="eth0", via=f"192.168.49.{2 + i}"))
+        tables[i] = RouteTable()
+        tables[i].attach_peers(peers, f"n{i}")
+    t0 = tables[0]
+    # Every other node's podCIDR, never its own.
+    assert {r.dst for r in t0.routes()} == {"10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"}
+    assert t0.lookup("10.244.0.9") is None and len(t0) == 3
+    assert t0.lookup("10.244.2.9").via == "192.168.49.4"  # type: ignore[union-attr]
+    with pytest.raises(RouteExists):
+        t0.add(Route("10.244.2.0/24", dev="eth0"))
+    t0.replace(Route("10.244.2.0/24", dev="eth0", via="192.168.49.99"))  # a local override
+    assert t0.lookup("10.244.2.9").via == "192.168.49.99"  # type: ignore[union-attr]
+    assert tables[1].lookup("10.244.2.9").via == "192.168.49.4"  # type: ignore[union-attr]
+    assert t0.remove("10.244.3.0/24", dev="eth0") == 1  # deleted here only
+    assert t0.lookup("10.244.3.1") is None and tables[1].lookup("10.244.3.1") is not None
+    t0.add(Route("10.244.0.0/16", dev="eth0", via="192.168.49.1"))  # less specific fallback
+    assert t0.lookup("10.244.3.1").via == "192.168.49.1"  # type: ignore[union-attr]
+    assert t0.lookup("10.244.1.1").via == "192.168.49.3"  # type: ignore[union-attr]
+    peers.discard("n1")  # the node left: its route goes from every table
+    assert tables[2].lookup("10.244.1.1") is None
+    assert peers.overlapping(Route("10.244.2.128/25", dev="x").network) == "n2"
+    assert peers.overlapping(Route("10.244.9.0/24", dev="x").network) is None

@@ -105,9 +105,9 @@ def default_selector(pod: PodInfo, snapshot: Snapshot) -> dict[str, Any] | None:
     return {"matchLabels": match_labels, "matchExpressions": exprs}
 
 
-def count_pods_match(pods: Sequence[PodInfo], selector: Any, namespace: str) -> int:
-    return sum(1 for p in pods if not p.terminating and p.namespace == namespace
-               and selector.matches(p.labels))
+def count_pods_match(node: NodeInfo, selector: Any, namespace: str) -> int:
+    """``countPodsMatchSelector``: live pods of the namespace the selector matches."""
+    return node.count_matching(selector, namespace)
 
 
 def _has_all_keys(labels: Mapping[str, str], constraints: Sequence[Constraint]) -> bool:
@@ -163,13 +163,22 @@ class _PreFilterState:
 
 
 class _PreScoreState:
-    __slots__ = ("constraints", "counts", "ignored", "weights")
+    __slots__ = ("constraints", "counts", "host_counts", "ignored", "weights")
 
     def __init__(self) -> None:
         self.constraints: list[Constraint] = []
         self.ignored: set[str] = set()
         self.counts: list[dict[str, int]] = []
+        # Per hostname constraint, matching pods per node (None: count on the node itself).
+        self.host_counts: list[dict[str, int] | None] = []
         self.weights: list[float] = []
+
+
+def _includes_every_node(c: Constraint, pod: PodInfo) -> bool:
+    """``includes_node`` is true of every node: no node affinity to honour, no taints."""
+    return c.node_taints_policy != "Honor" and (
+        c.node_affinity_policy != "Honor"
+        or (not pod.node_selector and pod.required_node_affinity is None))
 
 
 def _round(x: float) -> int:
@@ -220,7 +229,7 @@ class PodTopologySpread:
                 if not c.includes_node(pod, node):
                     continue
                 value = node.labels[c.topology_key]
-                n = count_pods_match(node.pods, c.selector, pod.namespace)
+                n = count_pods_match(node, c.selector, pod.namespace)
                 s.counts[i][value] = s.counts[i].get(value, 0) + n
         for i in range(len(constraints)):
             for value, num in s.counts[i].items():
@@ -289,6 +298,30 @@ class PodTopologySpread:
             size = (len(nodes) - len(s.ignored) if c.topology_key == LABEL_HOSTNAME
                     else len(s.counts[i]))
             s.weights.append(math.log(float(size + 2)))
+        s.host_counts = [None] * len(s.constraints)
+        if all(_includes_every_node(c, pod) for c in s.constraints):
+            # Visit only the nodes holding matching pods, from the snapshot's label index
+            # (the same sums as the loop below, which visits every node).
+            matched: dict[int, dict[str, int]] = {}
+            for i, c in enumerate(s.constraints):
+                per_node = matched.get(id(c.selector))
+                if per_node is None:
+                    per_node = matched[id(c.selector)] = snapshot.matching_counts(
+                        c.selector, pod.namespace)
+                if c.topology_key == LABEL_HOSTNAME:
+                    s.host_counts[i] = per_node
+                    continue
+                counts = s.counts[i]
+                for name, n in per_node.items():
+                    node = snapshot.node_info_map.get(name)
+                    if node is None or (require_all
+                                        and not _has_all_keys(node.labels, s.constraints)):
+                        continue
+                    value = node.labels.get(c.topology_key, "")
+                    if value in counts:
+                        counts[value] += n
+            state.write(_PRE_SCORE_KEY, s)
+            return None
         for node in snapshot.node_info_list:
             if require_all and not _has_all_keys(node.labels, s.constraints):
                 continue
@@ -298,7 +331,7 @@ class PodTopologySpread:
                 value = node.labels.get(c.topology_key, "")
                 if value not in s.counts[i]:
                     continue
-                s.counts[i][value] += count_pods_match(node.pods, c.selector, pod.namespace)
+                s.counts[i][value] += count_pods_match(node, c.selector, pod.namespace)
         state.write(_PRE_SCORE_KEY, s)
         return None
 
@@ -312,7 +345,9 @@ class PodTopologySpread:
             if value is None:
                 continue
             if c.topology_key == LABEL_HOSTNAME:
-                cnt = count_pods_match(node.pods, c.selector, pod.namespace)
+                per_node = s.host_counts[i]
+                cnt = (per_node.get(node.name, 0) if per_node is not None
+                       else count_pods_match(node, c.selector, pod.namespace))
             else:
                 cnt = s.counts[i][value]
             total += float(cnt) * s.weights[i] + float(c.max_skew - 1)
