@@ -162,7 +162,10 @@ def node_status(cfg: KubeletConfig, *, now: float, ready: bool,
                      "bootID": _uuid(f"{cfg.node}/boot"), "kernelVersion": KERNEL,
                      "osImage": OS_IMAGE, "containerRuntimeVersion": CONTAINER_RUNTIME,
                      "kubeletVersion": KUBELET_VERSION, "operatingSystem": "linux",
-                     "architecture": "amd64"},
+                     "architecture": "amd64",
+                     # Deprecated (KEP-4004): kubelet 1.31 leaves it empty, but Go always
+                     # writes the key, and clients built from the OpenAPI require it.
+                     "kubeProxyVersion": ""},
         "images": [{"names": [n for n in (ids.get(ref), ref) if n], "sizeBytes": size}
                    for ref, size in listed],
     }

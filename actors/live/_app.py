@@ -75,7 +75,7 @@ _PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 _DROPPED_PARAMS = ("watch", "timeout", "includeObject")
-_OPEN_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+_OPEN_PATHS = ("/version", "/version/", "/healthz", "/livez", "/readyz")
 
 
 def _status(code: int, reason: str, message: str) -> Status:
@@ -225,6 +225,14 @@ def _json(body: Any, code: int = 200, *, content_type: str = JSON,
                     headers=headers)
 
 
+def _warning(text: str) -> str:
+    """A ``299 - "text"`` warning-value, the text a quoted-string (backslash before ``"``
+    and ``\\``), as apimachinery's NewWarningHeader writes it: kubectl's parser rejects
+    an unescaped quote (the ``unknown field "status"`` warning has two)."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
+
+
 def _error(err: ApiError) -> Response:
     return _json(err.status, err.code or 500)
 
@@ -369,7 +377,7 @@ class _Frontend:
 
     def _render(self, req: ApiRequest, resp: ApiResponse, accept: str,
                 include: str) -> Response:
-        headers = {"Warning": ", ".join(f'299 - "{w}"' for w in resp.warnings)} \
+        headers = {"Warning": ", ".join(_warning(w) for w in resp.warnings)} \
             if resp.warnings else None
         body = resp.body
         if isinstance(body, str | bytes):  # logs
@@ -439,8 +447,13 @@ def create_app(system: ActorSystem, apiservers: list[str], *,
                    server_address=server_address)
     all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes = [
-        Route("/version", fe.version), Route("/healthz", fe.health), Route("/livez", fe.health),
-        Route("/readyz", fe.health), Route("/api", fe.api), Route("/apis", fe.apis),
+        # The trailing-slash spellings are the paths in kube-apiserver's OpenAPI (go-restful
+        # routes "/" under /version, /api, /apis), the ones the generated clients call
+        # (the Python client's VersionApi, CoreApi, ApisApi).
+        Route("/version", fe.version), Route("/version/", fe.version),
+        Route("/healthz", fe.health), Route("/livez", fe.health), Route("/readyz", fe.health),
+        Route("/api", fe.api), Route("/api/", fe.api), Route("/apis", fe.apis),
+        Route("/apis/", fe.apis),
         Route("/openapi/v2", fe.openapi_v2), Route("/openapi/v3", fe.openapi_v3),
         Route("/openapi/v3/{path:path}", fe.openapi_v3),
         Route("/api/{rest:path}", fe.resource, methods=all_methods),

@@ -23,7 +23,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,59 +32,14 @@ import pytest
 import yaml
 
 from actors.cluster import registered
+from tests.e2e._live import KUBETWIN, Up, eventually
 
 KUBECTL = shutil.which("kubectl")
 ETCDCTL = shutil.which("etcdctl")
 pytestmark = pytest.mark.skipif(KUBECTL is None or ETCDCTL is None,
                                 reason="needs the kubectl and etcdctl binaries")
 
-KUBETWIN = [sys.executable, "-c", "import sys; from actors.cli import main; sys.exit(main())"]
-BOOT_TIMEOUT = 40.0  # seconds for `kubetwin up` to write its kubeconfig
 HAS = set(registered())
-
-
-class Up:
-    """One ``kubetwin up`` process, its output kept in files (a pipe could fill up)."""
-
-    def __init__(self, tmp: Path, tag: str, *args: str) -> None:
-        self.data_dir = tmp / "data"
-        self.kubeconfig = tmp / "kubeconfig"
-        self.out_path, self.err_path = tmp / f"up-{tag}.out", tmp / f"up-{tag}.err"
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [*KUBETWIN, "up", "--data-dir", str(self.data_dir), "--kubeconfig",
-                 str(self.kubeconfig), "--port", "0", *args],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=Path(__file__).parents[2])
-
-    @property
-    def stdout(self) -> str:
-        return self.out_path.read_text()
-
-    @property
-    def stderr(self) -> str:
-        return self.err_path.read_text()
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        while not self.kubeconfig.exists():
-            if self.proc.poll() is not None:
-                pytest.fail(f"kubetwin up exited {self.proc.returncode}:\n{self.stderr}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no kubeconfig after {BOOT_TIMEOUT:g} s:\n{self.stderr}")
-            time.sleep(0.05)
-        _eventually(lambda: "source " in self.stdout, 5)  # printed just after the file
-
-    def wait_exit(self, timeout: float = 20.0) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f"kubetwin up did not stop within {timeout:g} s:\n{self.stderr}")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 class Tools:
@@ -111,7 +65,7 @@ class Tools:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                                     stdin=subprocess.DEVNULL)
         try:
-            _eventually(lambda: until in path.read_text(), timeout)
+            eventually(lambda: until in path.read_text(), timeout)
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -127,15 +81,6 @@ class Tools:
         script = f"source {env_file} && etcdctl {shlex.join(args)}"
         return subprocess.run(["bash", "-c", script], capture_output=True, text=True,
                               env=self.env, timeout=30, stdin=subprocess.DEVNULL, check=False)
-
-
-def _eventually(check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def _rows(text: str) -> dict[str, list[str]]:
@@ -175,12 +120,12 @@ def _workloads(t: Tools, out: dict[str, Any]) -> None:
     wanted = {"etcd-0", "etcd-1", "etcd-2"} | ({"scheduler"} if "kube-scheduler" in HAS else set())
     if "kube-controller-manager" in HAS:
         wanted.add("controller-manager")
-    out["cs"] = _eventually(_healthy(t, wanted), 20) or k("get", "componentstatus")
+    out["cs"] = eventually(_healthy(t, wanted), 20) or k("get", "componentstatus")
     if {"kube-scheduler", "kubelet"} <= HAS:
-        _eventually(lambda: k("get", "pod", "nginx", "-o", "jsonpath={.status.phase}")
-                    .stdout == "Running", 30)
+        eventually(lambda: k("get", "pod", "nginx", "-o", "jsonpath={.status.phase}")
+                   .stdout == "Running", 30)
     if {"kube-controller-manager", "kube-scheduler", "kubelet"} <= HAS:
-        _eventually(lambda: "Running" in k("get", "pods", "-l", "app=web").stdout, 30)
+        eventually(lambda: "Running" in k("get", "pods", "-l", "app=web").stdout, 30)
     out["pods"] = k("get", "pods")
     out["deploy"] = k("get", "deployment", "web")
     out["events"] = k("get", "events")
