@@ -419,7 +419,7 @@ def _go_type(tp: Any, name: str) -> str:
 def unknown_fields(raw: Any, kind_or_type: str | type[Any]) -> list[str]:
     """JSON paths of the fields the decoder would drop (``spec.containers[0].foo``)."""
     out: list[str] = []
-    _collect_unknown(raw, _resolve(kind_or_type), "", out)
+    _collect_unknown(raw, _resolve(kind_or_type), (), out)
     return out
 
 
@@ -436,19 +436,32 @@ def _shape(tp: Any) -> tuple[str, Any]:
     return "", None
 
 
-def _collect_unknown(value: Any, tp: Any, path: str, out: list[str]) -> None:
+def _path(parts: tuple[str | int, ...]) -> str:
+    out = ""
+    for p in parts:
+        out = f"{out}[{p}]" if isinstance(p, int) else (f"{out}.{p}" if out else p)
+    return out
+
+
+def _collect_unknown(value: Any, tp: Any, path: tuple[str | int, ...], out: list[str]) -> None:
+    # Paths are tuples until a field is unknown: this walk runs on every write, and most
+    # values are scalars that are never recursed into.
     kind, detail = _shape(tp)
     if kind == "struct":
         if isinstance(value, dict):
             for k, v in value.items():
-                sub = f"{path}.{k}" if path else str(k)
-                if k in detail:
-                    _collect_unknown(v, detail[k], sub, out)
-                else:
-                    out.append(sub)
+                sub_tp = detail.get(k, _MISSING)
+                if sub_tp is _MISSING:
+                    out.append(_path((*path, str(k))))
+                elif isinstance(v, (dict, list)):
+                    _collect_unknown(v, sub_tp, (*path, k), out)
     elif kind == "list" and isinstance(value, list):
         for i, v in enumerate(value):
-            _collect_unknown(v, detail, f"{path}[{i}]", out)
+            if isinstance(v, (dict, list)):
+                _collect_unknown(v, detail, (*path, i), out)
+
+
+_MISSING = object()
 
 
 def strict_decoding_error(kind_or_type: str | type[Any], paths: list[str]) -> Status:

@@ -129,15 +129,20 @@ def node_matches_pod_spec(node: Mapping[str, Any], spec: Mapping[str, Any]) -> b
     return any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or ())
 
 
-def node_should_run_daemon_pod(node: Mapping[str, Any], ds: Mapping[str, Any]) -> tuple[bool, bool]:
-    """``NodeShouldRunDaemonPod``: (should run, should continue running)."""
+def node_should_run_daemon_pod(node: Mapping[str, Any], ds: Mapping[str, Any],
+                               tolerations: list[dict[str, Any]] | None = None
+                               ) -> tuple[bool, bool]:
+    """``NodeShouldRunDaemonPod``: (should run, should continue running). ``tolerations``:
+    the template's ``daemon_tolerations``, when the caller computed them already."""
     spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
     if spec.get("nodeName") and spec["nodeName"] != name_of(node):
         return False, False
     if not node_matches_pod_spec(node, spec):
         return False, False
     taints = (node.get("spec") or {}).get("taints") or []
-    tols = daemon_tolerations(spec)
+    if not taints:
+        return True, True
+    tols = daemon_tolerations(spec) if tolerations is None else tolerations
     if _untolerated(taints, tols, ("NoSchedule", "NoExecute")):
         return False, not _untolerated(taints, tols, ("NoExecute",))
     return True, True
@@ -194,6 +199,18 @@ class _Ctx:
         self.ref = ObjectRef.of(ds, api_version="apps/v1", kind="DaemonSet")
         self.min_ready = (ds.get("spec") or {}).get("minReadySeconds") or 0
         self.generation = _template_generation(ds)
+        self._tolerations = daemon_tolerations(
+            ((ds.get("spec") or {}).get("template") or {}).get("spec") or {})
+        self._should_run: dict[str, tuple[bool, bool]] = {}
+
+    def should_run(self, node: Mapping[str, Any]) -> tuple[bool, bool]:
+        """``node_should_run_daemon_pod`` for this sync's DaemonSet, once per node."""
+        name = name_of(node)
+        got = self._should_run.get(name)
+        if got is None:
+            got = self._should_run[name] = node_should_run_daemon_pod(
+                node, self.ds, self._tolerations)
+        return got
 
     def available(self, pod: Mapping[str, Any]) -> bool:
         return is_pod_available(pod, self.min_ready, self.now)
@@ -213,7 +230,7 @@ def _surge_allowed(ds: Mapping[str, Any]) -> bool:
 def _pods_should_be_on_node(c: _Ctx, node: Mapping[str, Any], daemon_pods: list[Mapping[str, Any]],
                             backoff: Mapping[str, float]) -> tuple[bool, list[Mapping[str, Any]]]:
     """``podsShouldBeOnNode``: (needs a pod, pods to delete)."""
-    should_run, should_continue = node_should_run_daemon_pod(node, c.ds)
+    should_run, should_continue = c.should_run(node)
     node_name, delete = name_of(node), []
     if should_run and not daemon_pods:
         return True, []
@@ -279,7 +296,7 @@ def _manage(c: _Ctx, node_pods: Mapping[str, list[Mapping[str, Any]]],
 
 
 def _desired(c: _Ctx) -> int:
-    return sum(1 for n in c.nodes if node_should_run_daemon_pod(n, c.ds)[0])
+    return sum(1 for n in c.nodes if c.should_run(n)[0])
 
 
 def _rollout_budget(c: _Ctx) -> tuple[int, int]:
@@ -317,7 +334,7 @@ def _rolling_update(c: _Ctx, node_pods: dict[str, list[Mapping[str, Any]]]
     surge, max_unavailable = _rollout_budget(c)
     nodes = {name_of(n): n for n in c.nodes}
     for n in c.nodes:
-        if node_should_run_daemon_pod(n, c.ds)[0]:
+        if c.should_run(n)[0]:
             node_pods.setdefault(name_of(n), [])
     if surge == 0:
         unavailable, replace, candidates = 0, [], []
@@ -351,7 +368,7 @@ def _surge_update(c: _Ctx, node_pods: Mapping[str, list[Mapping[str, Any]]],
         available += 1 if current is not None and c.available(current) else 0
         if old is None:
             continue
-        should_run = node_name in nodes and node_should_run_daemon_pod(nodes[node_name], c.ds)[0]
+        should_run = node_name in nodes and c.should_run(nodes[node_name])[0]
         if new is None:
             if not c.available(old):
                 if should_run:
@@ -420,7 +437,7 @@ def _status(c: _Ctx, node_pods: Mapping[str, list[Mapping[str, Any]]], observe: 
             collision_count: int | None) -> dict[str, Any]:
     desired = current = misscheduled = ready = updated = available = 0
     for node in c.nodes:
-        should_run, _ = node_should_run_daemon_pod(node, c.ds)
+        should_run, _ = c.should_run(node)
         pods = node_pods.get(name_of(node)) or []
         if not should_run:
             misscheduled += 1 if pods else 0

@@ -17,6 +17,7 @@ which is deterministic without carrying the cursor.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -34,6 +35,14 @@ def _node_cidrs(node: Mapping[str, Any]) -> list[str]:
     return list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
 
 
+@functools.lru_cache(maxsize=16384)
+def _parse(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
 def allocate_pod_cidrs(nodes: Iterable[Mapping[str, Any]], *, now: float,
                        cluster_cidr: str = DEFAULT_CLUSTER_CIDR,
                        node_mask_size: int = DEFAULT_NODE_MASK_SIZE) -> Plan:
@@ -42,24 +51,29 @@ def allocate_pod_cidrs(nodes: Iterable[Mapping[str, Any]], *, now: float,
     if node_mask_size < network.prefixlen:
         raise ValueError(f"node mask size {node_mask_size} is larger than the cluster CIDR {cluster_cidr}")
     nodes = sorted(nodes, key=name_of)
-    used: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+    # Blocks of the node mask size, by index within the cluster CIDR (integers: this runs
+    # on every registration, over every node).
+    shift = network.max_prefixlen - node_mask_size
+    base, blocks = int(network.network_address), 1 << (node_mask_size - network.prefixlen)
+    used: set[int] = set()
     for node in nodes:
         for cidr in _node_cidrs(node):
-            try:
-                net = ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
+            net = _parse(cidr)
+            if net is None or net.version != network.version or not net.subnet_of(network):  # type: ignore[arg-type]
                 continue
-            if net.version == network.version and net.subnet_of(network):  # type: ignore[arg-type]
-                used.add(net)
-    free = (s for s in network.subnets(new_prefix=node_mask_size) if s not in used)
+            first = (int(net.network_address) - base) >> shift
+            last = (int(net.broadcast_address) - base) >> shift
+            used.update(range(first, last + 1))
+    free = (i for i in range(blocks) if i not in used)
     for node in nodes:
         if _node_cidrs(node):
             continue
         ref = ObjectRef.of(node, api_version="v1", kind="Node")
-        subnet = next(free, None)
-        if subnet is None:
+        index = next(free, None)
+        if index is None:
             b.event(NORMAL, "CIDRNotAvailable", f"Node {ref.name} status is now: CIDRNotAvailable", ref)
             continue
-        used.add(subnet)
-        b.patch(ref, {"spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]}})
+        used.add(index)
+        subnet = str(ipaddress.ip_network((base + (index << shift), node_mask_size)))
+        b.patch(ref, {"spec": {"podCIDR": subnet, "podCIDRs": [subnet]}})
     return b.build()
