@@ -272,6 +272,8 @@ class KubeApiServer(Actor):
                   subresource=m.subresource, params=dict(m.params), body=m.body,
                   patch_type=m.patch_type)
         self._authorize(user, req)
+        if ri.resource == "componentstatuses":  # the installer's deprecation warning
+            req.warnings.append("v1 ComponentStatus is deprecated in v1.19+")
         if req.verb == "watch":
             return await self._watch(req, asker)
         if ri.resource == "selfsubjectaccessreviews":

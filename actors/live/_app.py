@@ -58,7 +58,7 @@ from actors.api import (
 from actors.apiserver._protocol import ApiRequest, ApiResponse, WatchEvent
 from runtime import ActorDead, ActorSystem, AskTimeout, UnknownActor
 
-from . import _discovery, _openapi
+from . import _discovery, _openapi, _openapi_v2_pb
 from ._certs import ensure_credentials, read_tokens, write_kubeconfig
 from ._protobuf import MAGIC, ProtobufError, decode_object
 from ._tables import table_for
@@ -307,10 +307,17 @@ class _Frontend:
         denied = self._check(request)
         if denied:
             return denied
-        media = {m["type"] for m in _accepts(request.headers.get("accept", "*/*"))}
-        if media & {JSON, "*/*", "application/*"}:
-            return Response(_openapi.openapi_v2(), media_type=JSON)
-        return _json(_status(406, "NotAcceptable", "only application/json is served"), 406)
+        # The first acceptable type wins: kubectl <= 1.26 asks for the protobuf form only.
+        # Its reply is application/octet-stream, as kube-openapi's handler (ServeContent,
+        # sniffed) sends it: Go's mime parser refuses the '@' of the type asked for.
+        for media in _accepts(request.headers.get("accept", "*/*")):
+            if media["type"] == _openapi_v2_pb.MEDIA_TYPE:
+                return Response(_openapi_v2_pb.openapi_v2_protobuf(),
+                                media_type="application/octet-stream")
+            if media["type"] in (JSON, "*/*", "application/*"):
+                return Response(_openapi.openapi_v2(), media_type=JSON)
+        return _json(_status(406, "NotAcceptable", f"only {JSON} and "
+                             f"{_openapi_v2_pb.MEDIA_TYPE} are served"), 406)
 
     async def openapi_v3(self, request: Request) -> Response:
         denied = self._check(request)

@@ -15,7 +15,8 @@ Kubernetes apiserver publishes and kubectl reads:
 
 ``/openapi/v3`` lists one document per group-version with a content hash
 (``serverRelativeURL: /openapi/v3/apis/apps/v1?hash=…``); ``/openapi/v2`` is the whole
-swagger 2.0 document (JSON only: the protobuf form kubectl asks for first is not served).
+swagger 2.0 document (as JSON here; ``_openapi_v2_pb`` encodes it as the protobuf that
+kubectl asks for).
 
 Concurrency model: none; built once per process (``functools.cache``) and never mutated:
 callers get the encoded bytes.
