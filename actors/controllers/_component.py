@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from actors.cluster._components import BuildContext, Component, register_component
 from runtime import RestartPolicy
 
@@ -51,6 +53,14 @@ def controller_manager_components(config: ControllerManagerConfig | None = None)
         if n <= 0:
             return []
         cfg = config or ControllerManagerConfig()
+        ipam = dict(cfg.options.get("nodeipam") or {})
+        if "cluster_cidr" not in ipam and ctx.spec.nodes:
+            # --cluster-cidr as the nodes are addressed: 10.244.0.0/16 holds 256 /24s, so
+            # a larger cluster gets the wider range its kubelets were configured with.
+            from actors.kubelet._shell_node import node_addressing
+
+            ipam["cluster_cidr"] = node_addressing(0, len(ctx.spec.nodes))[3]
+            cfg = msgspec.structs.replace(cfg, options={**cfg.options, "nodeipam": ipam})
         token = ctx.add_user(CONTROLLER_MANAGER_USER)
         sa_tokens = {}
         for name in enabled_controllers(cfg.controllers):

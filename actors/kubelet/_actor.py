@@ -12,8 +12,9 @@ it reconciles the status instead), records the kubelet's start-up events on the 
 - takes its podCIDR from the Node's ``spec.podCIDR`` (set by the node IPAM controller);
   when the cluster runs no controller manager, the kubelet registers the Node with the
   podCIDR of its own configuration (what the node IPAM controller would have assigned: the
-  i-th /24 of 10.244.0.0/16), and when a controller manager runs but assigns nothing within
-  ``pod_cidr_wait`` seconds it patches that podCIDR in itself. With a podCIDR the node joins
+  i-th /24 of 10.244.0.0/16); when a controller manager runs, it waits for node IPAM (or,
+  only if ``pod_cidr_wait`` is set, patches that podCIDR in itself after that many
+  seconds). With a podCIDR the node joins
   the pod network (``PodNetwork.attach``) and Ready turns True;
 - watches the pods bound to it (``spec.nodeName=<node>``) and hands them to ``PodManager``;
 - watches its own Node and stops when the Node is deleted (the containers it ran keep their
@@ -161,7 +162,7 @@ class Kubelet(ClientActorMixin, Actor):
         self._startup_events()
         if own_cidr is not None and not self._ready():
             self._attach(own_cidr)
-        elif cfg.wait_for_pod_cidr and not self._ready():
+        elif cfg.wait_for_pod_cidr and not self._ready() and cfg.pod_cidr_wait is not None:
             self.after(cfg.pod_cidr_wait, Tick("podcidr"))
         self.factory.start()
         self.every(cfg.lease_renew, Tick("lease"), initial=0.0)
@@ -217,7 +218,8 @@ class Kubelet(ClientActorMixin, Actor):
                                     {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
         except (ApiError, TransportError) as e:
             self.log.info("could not set podCIDR", error=str(e))
-            self.after(self.config.pod_cidr_wait, Tick("podcidr"))
+            if self.config.pod_cidr_wait is not None:
+                self.after(self.config.pod_cidr_wait, Tick("podcidr"))
             return
         if not self._ready():
             self._attach(cidr)

@@ -75,7 +75,10 @@ class KubeletConfig:
     minikube: bool = False
     cluster_cidr: str = "10.244.0.0/16"
     wait_for_pod_cidr: bool = False  # a controller manager runs: take spec.podCIDR from it
-    pod_cidr_wait: float = 10.0  # ...but after this long, use pod_cidr (see the actor)
+    # With a controller manager, self-assign pod_cidr after this long without one from node
+    # IPAM; None (the default) waits for node IPAM as a real kubelet does (a self-assigned
+    # CIDR can collide with one IPAM hands another node meanwhile).
+    pod_cidr_wait: float | None = None
     lease_duration: int = 40
     status_update: float = 10.0
     status_report: float = 300.0

@@ -52,7 +52,10 @@ def rows_after(text: str, prompt: str) -> list[str]:
 
 
 def test_componentstatus_shows_the_seeds_three_healthy_components(out):
-    rows = [r.split() for r in rows_after(out, "kubectl get componentstatus")]
+    lines = rows_after(out, "kubectl get componentstatus")
+    # kubectl >= 1.19 prints the apiserver's deprecation warning (on stderr) first.
+    assert lines[0] == "Warning: v1 ComponentStatus is deprecated in v1.19+"
+    rows = [r.split() for r in lines[1:]]
     assert rows == [["NAME", "STATUS", "MESSAGE", "ERROR"],
                     ["controller-manager", "Healthy", "ok"],
                     ["scheduler", "Healthy", "ok"],

@@ -239,11 +239,15 @@ def test_with_a_controller_manager_the_kubelet_waits_for_node_ipam(with_controll
         cluster.run_until(lambda c: phase(c, "nginx") == "Running", timeout=30)
         ip = IPv4Address(cluster.get("pods", "nginx")["status"]["podIP"])
         assert ip in IPv4Network("10.244.7.0/24")
-        cluster.advance(12)  # past pod_cidr_wait: node-2 takes its configured CIDR
+        cluster.advance(30)  # a real kubelet never assigns itself one: node-2 waits
         node2 = cluster.get("nodes", "node-2", None)
-        assert node2["spec"]["podCIDR"] == "10.244.1.0/24"
+        assert "podCIDR" not in node2["spec"]
         ready = [c for c in node2["status"]["conditions"] if c["type"] == "Ready"][0]
-        assert ready["status"] == "True"
+        assert ready["status"] == "False"
+        cluster.patch("nodes", "node-2", {"spec": {"podCIDR": "10.244.8.0/24",
+                                                   "podCIDRs": ["10.244.8.0/24"]}}, None)
+        cluster.run_until(lambda c: [x for x in c.get("nodes", "node-2", None)["status"][
+            "conditions"] if x["type"] == "Ready"][0]["status"] == "True", timeout=30)
 
 
 def test_pods_wait_for_the_network_with_one_warning(with_controller_manager):
@@ -256,4 +260,8 @@ def test_pods_wait_for_the_network_with_one_warning(with_controller_manager):
         cluster.create(pod("nginx", "node-1"))
         cluster.advance(3)
         assert [e["reason"] for e in events(cluster, "nginx")] == ["NetworkNotReady"]
+        cluster.advance(10)
+        assert [e["reason"] for e in events(cluster, "nginx")] == ["NetworkNotReady"]
+        cluster.patch("nodes", "node-1", {"spec": {"podCIDR": "10.244.3.0/24",
+                                                   "podCIDRs": ["10.244.3.0/24"]}}, None)
         cluster.run_until(lambda c: phase(c, "nginx") == "Running", timeout=30)
