@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.scheduler._types import ImageStateSummary, NodeInfo, PodInfo, Snapshot
+from actors.scheduler._types import NodeImageStates, NodeInfo, PodInfo, Snapshot
 
 __all__ = ["CacheError", "CacheInvariantError", "NodeTree", "SchedulerCache"]
 
@@ -171,13 +171,8 @@ class SchedulerCache:
         if sizes:
             self._images_changed = True
 
-    def _image_states(self, info: NodeInfo) -> dict[str, ImageStateSummary]:
-        out = {}
-        for image in info.image_sizes:
-            entry = self._images.get(image)
-            if entry is not None:
-                out[image] = ImageStateSummary(entry[0], len(entry[1]))
-        return out
+    def _image_states(self, info: NodeInfo) -> NodeImageStates:
+        return NodeImageStates(info.image_sizes, self._images)
 
     # -- nodes ----------------------------------------------------------------------------
 
@@ -343,10 +338,7 @@ class SchedulerCache:
             update_all = True
         if update_all:
             snapshot.node_info_list = [snapshot.node_info_map[n] for n in self._tree.list()]
-        if self._images_changed:
-            for ni in snapshot.node_info_list:
-                ni.image_states = self._image_states(ni)
-            self._images_changed = False
+        self._images_changed = False  # the NodeImageStates views read the counts live
         if update_all:
             snapshot.refresh_affinity_lists()
         elif affinity_changed:

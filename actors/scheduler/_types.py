@@ -20,7 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -296,6 +296,35 @@ class ImageStateSummary(msgspec.Struct, frozen=True):
     num_nodes: int
 
 
+class NodeImageStates(Mapping[str, ImageStateSummary]):
+    """A node's images with how many nodes hold each (``NodeInfo.ImageStates``), read from
+    the cache's cluster-wide counts when asked: one node pulling an image changes every
+    node's summary, and recomputing them all on each pull was O(nodes) per pull."""
+
+    __slots__ = ("_counts", "_sizes")
+
+    def __init__(self, sizes: Mapping[str, int],
+                 counts: Mapping[str, tuple[int, set[str]]]) -> None:
+        self._sizes, self._counts = sizes, counts
+
+    def __getitem__(self, image: str) -> ImageStateSummary:
+        if image not in self._sizes:
+            raise KeyError(image)
+        entry = self._counts.get(image)
+        if entry is None:
+            raise KeyError(image)
+        return ImageStateSummary(entry[0], len(entry[1]))
+
+    def __iter__(self) -> Iterator[str]:
+        return (i for i in self._sizes if i in self._counts)
+
+    def __len__(self) -> int:
+        return sum(1 for i in self._sizes if i in self._counts)
+
+    def __bool__(self) -> bool:
+        return any(i in self._counts for i in self._sizes)
+
+
 class NodeInfo:
     """A node and the pods assigned (or assumed) to it, with running totals."""
 
@@ -314,7 +343,7 @@ class NodeInfo:
         self.unschedulable = False
         self.allocatable = Resource()
         self.image_sizes: dict[str, int] = {}
-        self.image_states: dict[str, ImageStateSummary] = {}
+        self.image_states: Mapping[str, ImageStateSummary] = {}
         self.pods: list[PodInfo] = []
         # Live (non-terminating) pods grouped by (namespace, labels): counting the pods a
         # selector matches (topology spreading) visits each distinct label set once.
