@@ -38,6 +38,7 @@ from actors.api import (
 from ._context import Req, Services
 from ._handlers import apply_patch_document, get_stored, guaranteed_update, parse_rv
 from ._objects import get_meta, param_bool, param_int, rfc3339, success
+from ._patch import json_copy
 from ._storage import Stored
 
 __all__ = ["binding", "evict", "finalize", "pod_log", "scale_get", "scale_of", "scale_write"]
@@ -49,7 +50,7 @@ SCALABLE = frozenset({"deployments", "replicasets", "statefulsets", "replication
 
 
 def _bind(req: Req, body: dict[str, Any], cur: Stored, now: float) -> dict[str, Any]:
-    pod = copy.deepcopy(cur.obj)
+    pod = json_copy(cur.obj)
     name = req.name or ""
     meta = pod["metadata"]
     if meta.get("deletionTimestamp"):

@@ -54,7 +54,24 @@ def _quantity(rl: Obj, name: str) -> int:
 
 
 def pod_requests(pod: Obj) -> tuple[int, int]:
-    """(cpu millicores, memory bytes) the pod requests."""
+    """(cpu millicores, memory bytes) the pod requests (memoized per pod uid and
+    resourceVersion: admission sums the requests of every pod on the node)."""
+    meta = pod.get("metadata") or {}
+    key = (meta.get("uid"), meta.get("resourceVersion"))
+    if key[0] and key[1]:
+        got = _REQUESTS.get(key)
+        if got is None:
+            if len(_REQUESTS) >= 65536:
+                _REQUESTS.clear()
+            got = _REQUESTS[key] = _pod_requests(pod)
+        return got
+    return _pod_requests(pod)
+
+
+_REQUESTS: dict[tuple[Any, Any], tuple[int, int]] = {}
+
+
+def _pod_requests(pod: Obj) -> tuple[int, int]:
     spec = pod.get("spec") or {}
 
     def req(c: Obj, name: str) -> int:
