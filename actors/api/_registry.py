@@ -40,6 +40,7 @@ from . import (
     _core_other,
     _core_pod,
     _discovery,
+    _pdb,
     _policy,
     _rbac,
     _storage,
@@ -178,6 +179,9 @@ _RESOURCES: tuple[ResourceInfo, ...] = (
     # authorization.k8s.io/v1: answered on create, never stored
     _ri("selfsubjectaccessreviews", _authorization.SelfSubjectAccessReview,
         group="authorization.k8s.io", namespaced=False, verbs=("create",), etcd=None),
+    # policy/v1
+    _ri("poddisruptionbudgets", _pdb.PodDisruptionBudget, group="policy", short=("pdb",),
+        sub=("status",)),
     # rbac.authorization.k8s.io/v1
     _ri("clusterrolebindings", _rbac.ClusterRoleBinding, group="rbac.authorization.k8s.io",
         namespaced=False),

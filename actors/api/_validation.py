@@ -347,6 +347,7 @@ def validate(obj: Any, *, old: Any = None) -> list[Cause]:
     from . import (  # noqa: F401  (importing registers the validators)
         _validation_cluster,
         _validation_other,
+        _validation_pdb,
         _validation_pod,
         _validation_policy,
         _validation_workloads,

@@ -43,7 +43,7 @@ __all__ = [
 
 # Kinds whose strategies set metadata.generation (pods since Kubernetes 1.33).
 GENERATION = frozenset({"pods", "deployments", "replicasets", "statefulsets", "daemonsets",
-                        "jobs", "cronjobs", "replicationcontrollers"})
+                        "jobs", "cronjobs", "replicationcontrollers", "poddisruptionbudgets"})
 # AllowCreateOnUpdate() == true: a PUT of a missing object creates it.
 ALLOW_CREATE_ON_UPDATE = frozenset({"events", "endpoints", "roles", "rolebindings",
                                     "clusterroles", "clusterrolebindings"})
@@ -90,6 +90,11 @@ def _initial_status(ri: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any] | N
         return {"phase": "Active"}
     if r in ("persistentvolumeclaims", "persistentvolumes"):
         return {"phase": "Pending"}
+    if r == "poddisruptionbudgets":
+        # "create cannot set status": an empty PodDisruptionBudgetStatus, whose int32
+        # counters have no omitempty.
+        return {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                "expectedPods": 0}
     if r in _RESET_STATUS:
         return {}
     return obj.get("status")

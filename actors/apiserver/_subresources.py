@@ -220,15 +220,8 @@ async def pod_log(req: Req, svc: Services) -> tuple[int, Any]:
 
 
 async def evict(req: Req, svc: Services) -> tuple[int, Any]:
-    """``POST pods/<name>/eviction`` (policy/v1 Eviction): the pod is deleted with the
-    eviction's deleteOptions. PodDisruptionBudgets are not served yet, so no budget can refuse
-    (Kubernetes would answer 429 TooManyRequests for a budget at its limit)."""
-    from dataclasses import replace as dc_replace
+    """``POST pods/<name>/eviction`` (policy/v1 Eviction): a delete that honours
+    PodDisruptionBudgets — see ``_eviction``."""
+    from . import _eviction
 
-    from . import _deletion
-
-    body = req.body if isinstance(req.body, dict) else {}
-    options = body.get("deleteOptions") or {}
-    delete_req = dc_replace(req, verb="delete", subresource=None, body=options)
-    await _deletion.delete(delete_req, svc)
-    return 201, to_dict(success(201))
+    return await _eviction.evict(req, svc)

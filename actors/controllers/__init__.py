@@ -9,6 +9,8 @@ from ._logic_daemonset import *  # noqa: F403
 from ._logic_daemonset import __all__ as _daemonset_all
 from ._logic_deployment import *  # noqa: F403
 from ._logic_deployment import __all__ as _deployment_all
+from ._logic_disruption import *  # noqa: F403
+from ._logic_disruption import __all__ as _disruption_all
 from ._logic_endpoints import *  # noqa: F403
 from ._logic_endpoints import __all__ as _endpoints_all
 from ._logic_gc import *  # noqa: F403
@@ -38,4 +40,4 @@ __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all,
                   *_job_all, *_statefulset_all,
                   *_endpoints_all, *_nodelifecycle_all,
                   *_gc_all, *_namespace_all, *_pv_all,
-                  *_nodeipam_all, *_serviceaccount_all})
+                  *_nodeipam_all, *_serviceaccount_all, *_disruption_all})

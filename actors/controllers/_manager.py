@@ -53,6 +53,7 @@ from actors.client import (
 from actors.controllers import (  # noqa: F401
     daemonset,
     deployment,
+    disruption,
     endpoints,
     endpointslice,
     garbagecollector,

@@ -50,6 +50,7 @@ _PACKAGES = {
     "_apps": "io.k8s.api.apps.v1.", "_batch": "io.k8s.api.batch.v1.",
     "_coordination": "io.k8s.api.coordination.v1.", "_discovery": "io.k8s.api.discovery.v1.",
     "_rbac": "io.k8s.api.rbac.v1.", "_storage": "io.k8s.api.storage.v1.",
+    "_pdb": "io.k8s.api.policy.v1.",
 }
 # Types defined beside meta/v1 in actors.api._meta but living in core/v1 in Kubernetes,
 # and our names that differ from Kubernetes'.

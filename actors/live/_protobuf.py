@@ -1,7 +1,8 @@
 """Kubernetes protobuf request bodies, decoded into the objects' JSON form.
 
 What it is: kubectl 1.32+ POSTs the objects of ``kubectl create deployment|namespace|
-configmap|secret|service|job|token`` as ``application/vnd.kubernetes.protobuf``: the magic
+configmap|secret|service|job|token|poddisruptionbudget`` as
+``application/vnd.kubernetes.protobuf``: the magic
 ``k8s\\x00`` then a ``runtime.Unknown`` {1: TypeMeta{1 apiVersion, 2 kind}, 2: raw,
 3: contentEncoding, 4: contentType}, where ``raw`` is the typed object encoded with the
 field numbers of k8s.io/api's ``generated.proto``. This module reads the protobuf wire
@@ -137,11 +138,21 @@ _S = {
                            4: ("version", "s"), 5: ("resource", "s"), 6: ("subresource", "s"),
                            7: ("name", "s")},
     "NonResourceAttributes": {1: ("path", "s"), 2: ("verb", "s")},
+    # policy/v1 (kubectl create poddisruptionbudget)
+    "PodDisruptionBudget": {1: ("metadata", "m:ObjectMeta"),
+                            2: ("spec", "m:PodDisruptionBudgetSpec"),
+                            3: ("status", "m:PodDisruptionBudgetStatus")},
+    "PodDisruptionBudgetSpec": {1: ("minAvailable", "x?"), 2: ("selector", "m:LabelSelector"),
+                                3: ("maxUnavailable", "x?"),
+                                4: ("unhealthyPodEvictionPolicy", "s?")},
+    "PodDisruptionBudgetStatus": {1: ("observedGeneration", "i"), 3: ("disruptionsAllowed", "i"),
+                                  4: ("currentHealthy", "i"), 5: ("desiredHealthy", "i"),
+                                  6: ("expectedPods", "i")},
 }
 _KINDS = {("apps/v1", "Deployment"), ("v1", "Namespace"), ("v1", "ConfigMap"),
           ("v1", "Secret"), ("v1", "Service"), ("batch/v1", "Job"),
           ("authentication.k8s.io/v1", "TokenRequest"),
-          ("authorization.k8s.io/v1", "SelfSubjectAccessReview")}
+          ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("policy/v1", "PodDisruptionBudget")}
 
 
 def supported_kinds() -> frozenset[tuple[str, str]]:

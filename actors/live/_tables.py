@@ -426,6 +426,14 @@ def _storageclass(o: Obj, now: float) -> list[Any]:
             bool(o.get("allowVolumeExpansion")), _age(o, now)]
 
 
+def _pdb(o: Obj, now: float) -> list[Any]:
+    """printPodDisruptionBudget: IntOrString.String() of each bound, N/A when unset."""
+    spec = o.get("spec") or {}
+    bounds = [str(v) if v is not None else "N/A"
+              for v in (spec.get("minAvailable"), spec.get("maxUnavailable"))]
+    return [_name(o), *bounds, _g(o, "status", "disruptionsAllowed") or 0, _age(o, now)]
+
+
 def _default(o: Obj, now: float) -> list[Any]:
     """The default table convertor: the name and the creation time in RFC 3339 UTC."""
     t = _epoch(_g(o, "metadata", "creationTimestamp"))
@@ -478,6 +486,7 @@ _COLUMNS: dict[str, str] = {
     "clusterrolebindings": "Name,Role,Age;Users,Groups,ServiceAccounts",
     "storageclasses": "Name,Provisioner,ReclaimPolicy,VolumeBindingMode,AllowVolumeExpansion,"
                       "Age",
+    "poddisruptionbudgets": "Name,Min Available,Max Unavailable,Allowed Disruptions:integer,Age",
 }
 _PRINTERS: dict[str, Callable[[Obj, float], list[Any]]] = {
     "pods": _pod, "replicationcontrollers": _rc, "replicasets": _rs,
@@ -489,6 +498,7 @@ _PRINTERS: dict[str, Callable[[Obj, float], list[Any]]] = {
     "persistentvolumeclaims": _pvc, "componentstatuses": _componentstatus,
     "controllerrevisions": _controllerrevision, "leases": _lease, "rolebindings": _binding,
     "clusterrolebindings": _binding, "storageclasses": _storageclass,
+    "poddisruptionbudgets": _pdb,
 }
 _DEFAULT_COLUMNS = "Name,Created At:date"
 TABLE_RESOURCES = tuple(_PRINTERS)

@@ -8,6 +8,8 @@ import actors.controllers as controllers
 
 EXPECTED = {
     "Action", "BackoffRecord", "BURST_REPLICAS", "Create", "DESIRED_REPLICAS_ANNOTATION", "DEFAULT_CLUSTER_CIDR",
+    "DELETION_TIMEOUT", "STALE_POD_DISRUPTION_TIMEOUT", "expected_pod_count", "reconcile_disruption_budget",
+    "reconcile_stale_pod_disruption", "stale_disruption_wait",
     "Delete", "DeploymentSync", "Event", "Expectations", "JobResult", "MAX_REPLICAS_ANNOTATION", "NodeHealth",
     "NodeLifecycleConfig", "NodeLifecycleResult", "NodeLifecycleState", "ObjectRef", "Patch", "Plan",
     "PlanBuilder", "REVISION_ANNOTATION", "RollbackError", "TaintEvictionResult", "Update",

@@ -122,3 +122,20 @@ def test_bad_bodies_say_why(body: bytes, message: str) -> None:
 def test_unknown_empty_field_is_a_gogo_default_and_skipped() -> None:
     obj = decode_object(_unknown(b"v1", b"ConfigMap", _field(9, b"")))
     assert obj == {"kind": "ConfigMap", "apiVersion": "v1"}
+
+
+def test_pod_disruption_budget_bounds_keep_zero_and_percentages() -> None:
+    """``kubectl create pdb web --selector=app=web --min-available=0`` (and a percentage
+    maxUnavailable): IntOrString pointers stay even when zero; status zeros are dropped."""
+    selector = _field(1, _field(1, b"app") + _field(2, b"web"))
+    status = bytes([0x08, 0, 0x18, 0, 0x20, 0, 0x28, 0, 0x30, 0])
+    zero = bytes([0x08, 0, 0x10, 0]) + _field(3, b"")
+    spec = _field(1, zero) + _field(2, selector)
+    raw = _field(1, _field(1, b"web")) + _field(2, spec) + _field(3, status)
+    assert decode_object(_unknown(b"policy/v1", b"PodDisruptionBudget", raw)) == {
+        "kind": "PodDisruptionBudget", "apiVersion": "policy/v1", "metadata": {"name": "web"},
+        "spec": {"minAvailable": 0, "selector": {"matchLabels": {"app": "web"}}}, "status": {}}
+    pct = bytes([0x08, 1, 0x10, 0]) + _field(3, b"30%")
+    raw = _field(1, _field(1, b"api")) + _field(2, _field(3, pct))
+    obj = decode_object(_unknown(b"policy/v1", b"PodDisruptionBudget", raw))
+    assert obj["spec"] == {"maxUnavailable": "30%"}

@@ -167,6 +167,10 @@ CASES: dict[str, tuple[str, str, dict, list]] = {
                         "provisioner": "k8s.io/minikube-hostpath"},
                        ["x (default)", "k8s.io/minikube-hostpath", "Delete", "Immediate", False,
                         "5m"]),
+    "poddisruptionbudgets": ("NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE", "",
+                             {"metadata": META, "spec": {"minAvailable": 2},
+                              "status": {"disruptionsAllowed": 1}},
+                             ["x", "2", "N/A", 1, "5m"]),
     "roles": ("NAME CREATED AT", "", {"metadata": META}, ["x", T0]),
     "clusterroles": ("NAME CREATED AT", "", {"metadata": META}, ["x", T0]),
 }
@@ -176,7 +180,7 @@ def _split_names(text: str) -> list[str]:
     """Column names as kubectl prints them, for the multi-word ones too."""
     known = ["NOMINATED NODE", "READINESS GATES", "UP-TO-DATE", "NODE SELECTOR",
              "LAST SCHEDULE", "LAST SEEN", "FIRST SEEN", "ACCESS MODES", "RECLAIM POLICY",
-             "CREATED AT"]
+             "CREATED AT", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS"]
     for k in known:
         text = text.replace(k, k.replace(" ", "_"))
     return [w.replace("_", " ") for w in text.split()]
@@ -192,6 +196,14 @@ def test_columns_and_cells(resource: str) -> None:
     assert _headers(resource, 0) == _split_names(narrow)
     assert _headers(resource, 1) == _split_names(wide)
     assert table_row(resource, obj, NOW)["cells"] == cells
+
+
+def test_pdb_bounds_print_as_int_or_string() -> None:
+    obj = {"metadata": META, "spec": {"maxUnavailable": "25%"}, "status": {}}
+    assert table_row("poddisruptionbudgets", obj, NOW)["cells"] == ["x", "N/A", "25%", 0, "5m"]
+    (allowed,) = [c for c in column_definitions("poddisruptionbudgets")
+                  if c["name"] == "Allowed Disruptions"]
+    assert allowed["type"] == "integer"
 
 
 def test_event_wide_columns_are_interleaved_as_in_kubernetes() -> None:
