@@ -41,7 +41,7 @@ import uvicorn
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from actors.api import (
@@ -233,6 +233,20 @@ def _warning(text: str) -> str:
     return f'299 - "{quoted}"'
 
 
+FOLLOW_POLL_S = 1.0  # how often `logs -f` looks for new output
+
+
+def _container_done(pod: Any, container: str | None) -> bool:
+    """Whether the followed container has terminated (a stream ends with its container)."""
+    if not isinstance(pod, dict):
+        return True
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    for st in statuses:
+        if container in (None, st.get("name")):
+            return "terminated" in (st.get("state") or {})
+    return False
+
+
 def _error(err: ApiError) -> Response:
     return _json(err.status, err.code or 500)
 
@@ -354,7 +368,44 @@ class _Frontend:
             resp = await self._ask(HTTP_SENDER, req)
         except ApiError as e:
             return _error(e)
+        if (req.subresource == "log" and resp.code == 200
+                and req.params.get("follow") in ("true", "1")):
+            return self._follow_log(req, resp)
         return self._render(req, resp, accept, include)
+
+    def _follow_log(self, req: ApiRequest, first: ApiResponse) -> Response:
+        """``logs -f``: what the container has written, then what it writes next, until it
+        stops (or its pod goes). The kubelet keeps a container's log append-only, so each
+        poll sends what lies past the text already sent."""
+        params = {k: v for k, v in req.params.items() if k not in ("follow", "tailLines")}
+        again = msgspec.structs.replace(req, params=params)
+        pod_req = ApiRequest(verb="get", resource="pods", namespace=req.namespace,
+                             name=req.name, token=req.token, user_agent=req.user_agent)
+        container = req.params.get("container")
+
+        def text(resp: ApiResponse) -> str:
+            body = resp.body
+            return body.decode() if isinstance(body, bytes) else str(body or "")
+
+        async def stream() -> Any:
+            yield text(first).encode()
+            sent = len(text(await self._ask(HTTP_SENDER, again)))
+            while True:
+                await anyio.sleep(FOLLOW_POLL_S)
+                try:
+                    pod = await self._ask(HTTP_SENDER, pod_req)
+                    now = await self._ask(HTTP_SENDER, again)
+                except ApiError:
+                    return
+                if now.code == 200:
+                    body = text(now)
+                    if len(body) > sent:
+                        yield body[sent:].encode()
+                    sent = max(sent, len(body))
+                if pod.code != 200 or _container_done(pod.body, container):
+                    return
+
+        return StreamingResponse(stream(), media_type="text/plain")
 
     def _discovery(self, path: str) -> Response | None:
         parts = [p for p in path.split("/") if p]
