@@ -5,6 +5,8 @@ in Kubernetes' JSON form) and a ``now``, and returns a ``Plan`` (see ``_plan``):
 to make, the events to record and when to look again. The controller actors wrap them.
 """
 
+from ._logic_cronjob import *  # noqa: F403
+from ._logic_cronjob import __all__ as _cronjob_all
 from ._logic_daemonset import *  # noqa: F403
 from ._logic_daemonset import __all__ as _daemonset_all
 from ._logic_deployment import *  # noqa: F403
@@ -27,6 +29,8 @@ from ._logic_pv import *  # noqa: F403
 from ._logic_pv import __all__ as _pv_all
 from ._logic_replicaset import *  # noqa: F403
 from ._logic_replicaset import __all__ as _replicaset_all
+from ._logic_resourcequota import *  # noqa: F403
+from ._logic_resourcequota import __all__ as _resourcequota_all
 from ._logic_rollout import *  # noqa: F403
 from ._logic_rollout import __all__ as _rollout_all
 from ._logic_serviceaccount import *  # noqa: F403
@@ -40,4 +44,5 @@ __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all,
                   *_job_all, *_statefulset_all,
                   *_endpoints_all, *_nodelifecycle_all,
                   *_gc_all, *_namespace_all, *_pv_all,
-                  *_nodeipam_all, *_serviceaccount_all, *_disruption_all})
+                  *_nodeipam_all, *_serviceaccount_all, *_disruption_all,
+                  *_cronjob_all, *_resourcequota_all})

@@ -51,6 +51,7 @@ from actors.client import (
 
 # The built-in controllers register themselves when imported.
 from actors.controllers import (  # noqa: F401
+    cronjob,
     daemonset,
     deployment,
     disruption,
@@ -64,6 +65,7 @@ from actors.controllers import (  # noqa: F401
     persistentvolume,
     replicaset,
     replication,
+    resourcequota,
     serviceaccount,
     statefulset,
     ttlafterfinished,

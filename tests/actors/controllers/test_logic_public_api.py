@@ -10,6 +10,8 @@ EXPECTED = {
     "Action", "BackoffRecord", "BURST_REPLICAS", "Create", "DESIRED_REPLICAS_ANNOTATION", "DEFAULT_CLUSTER_CIDR",
     "DELETION_TIMEOUT", "STALE_POD_DISRUPTION_TIMEOUT", "expected_pod_count", "reconcile_disruption_budget",
     "reconcile_stale_pod_disruption", "stale_disruption_wait",
+    "SCHEDULED_TIMESTAMP_ANNOTATION", "cronjob_job_name", "most_recent_schedule_time", "next_schedule_delay",
+    "reconcile_cronjob", "evaluator_of", "quota_usage", "quota_v1_pod", "reconcile_resource_quota",
     "Delete", "DeploymentSync", "Event", "Expectations", "JobResult", "MAX_REPLICAS_ANNOTATION", "NodeHealth",
     "NodeLifecycleConfig", "NodeLifecycleResult", "NodeLifecycleState", "ObjectRef", "Patch", "Plan",
     "PlanBuilder", "REVISION_ANNOTATION", "RollbackError", "TaintEvictionResult", "Update",
