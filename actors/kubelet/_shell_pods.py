@@ -125,7 +125,11 @@ class PodManager:
         else:
             changed = _semantic(worker.pod) != _semantic(pod)
             worker.update(pod)
-            self.status.reconcile(uid, pod.get("status") or {})
+            try:
+                rv = int(_meta(pod).get("resourceVersion") or 0)
+            except ValueError:
+                rv = 0
+            self.status.reconcile(uid, pod.get("status") or {}, rv)
             if not changed and uid in self._synced:
                 return  # a status-only change (often our own write): reconcile, do not sync
         self.sync(uid)

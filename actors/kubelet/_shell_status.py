@@ -91,6 +91,9 @@ class StatusWriter:
         self._sent: dict[str, Obj] = {}
         self._deletes: dict[str, tuple[str, str]] = {}
         self._dirty: dict[str, None] = {}
+        self._inflight = ""  # the uid whose status patch is on its way
+        # uid -> (resourceVersion, status): another writer's change seen during our write
+        self._foreign: dict[str, tuple[int, Obj | None]] = {}
         self._task: asyncio.Task[Any] | None = None
         self.patches = 0
         self.deletes = 0
@@ -99,12 +102,19 @@ class StatusWriter:
         """The API already holds ``status`` for this pod (seen through the informer)."""
         self._sent.setdefault(uid, dict(status))
 
-    def reconcile(self, uid: str, api_status: Mapping[str, Any]) -> None:
+    def reconcile(self, uid: str, api_status: Mapping[str, Any], rv: int = 0) -> None:
         """The status manager's ``needsReconcile``: the API's pod conditions are not the ones
         this kubelet last wrote (another writer — the node lifecycle controller marking pods
-        not ready while the node was unreachable — changed them): write ours again."""
+        not ready while the node was unreachable — changed them): write ours again.
+        ``rv``: the pod's resourceVersion as seen (0: unknown)."""
         latest, sent = self._latest.get(uid), self._sent.get(uid)
-        if latest is None or sent is None or uid in self._dirty:
+        if latest is None or sent is None:
+            return
+        if uid == self._inflight:
+            # Our write is on its way and was computed against what we believed the API
+            # held; whether this view is older or newer than it is known only when it lands.
+            if rv > self._foreign.get(uid, (0, None))[0]:
+                self._foreign[uid] = (rv, dict(api_status))
             return
         if _conditions(api_status) != _conditions(sent):
             self._sent[uid] = dict(api_status)
@@ -119,7 +129,7 @@ class StatusWriter:
         self._kick(uid)
 
     def forget(self, uid: str) -> None:
-        for d in (self._latest, self._sent, self._deletes, self._dirty):
+        for d in (self._latest, self._sent, self._deletes, self._dirty, self._foreign):
             d.pop(uid, None)
 
     def pending(self, uid: str) -> bool:
@@ -148,9 +158,11 @@ class StatusWriter:
             old = self._sent.get(uid)
             if status != old:
                 patch = {**{k: None for k in (old or {}) if k not in status}, **status}
+                self._inflight = uid
                 try:
-                    await self._client.patch("pods", name, {"status": patch}, "strategic",
-                                             namespace=ns, subresource="status")
+                    written = await self._client.patch("pods", name, {"status": patch},
+                                                       "strategic", namespace=ns,
+                                                       subresource="status")
                 except ApiError as e:
                     if e.code == 404:
                         self.forget(uid)
@@ -161,6 +173,15 @@ class StatusWriter:
                 else:
                     self.patches += 1
                     self._sent[uid] = status
+                    seen_rv, seen = self._foreign.pop(uid, (0, None))
+                    if seen is not None and seen_rv > _rv(written) and \
+                            _conditions(seen) != _conditions(status):
+                        # Another writer changed the conditions after our write landed
+                        # (cluster campaign seed 5010: pods left Ready=False on a Ready node).
+                        self._sent[uid] = seen
+                        self._dirty[uid] = None
+                finally:
+                    self._inflight = ""
         target = self._deletes.pop(uid, None)
         if target is not None:
             try:
@@ -179,6 +200,13 @@ class StatusWriter:
                     raise _Retry(str(e)) from None
                 if e.code not in (404, 409):
                     self._actor.log.warning("pod delete rejected", pod=target[1], error=str(e))
+
+
+def _rv(obj: Any) -> int:
+    try:
+        return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
+    except (AttributeError, TypeError, ValueError):
+        return 0
 
 
 def _conditions(status: Mapping[str, Any]) -> list[tuple[str, str]]:
