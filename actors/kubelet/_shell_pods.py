@@ -123,6 +123,7 @@ class PodManager:
                                node_ip=self.config.node_ip)
             self.host.workers[uid] = worker
         else:
+            self.status.known(uid, pod.get("status") or {})  # after a restart: what the API holds
             changed = _semantic(worker.pod) != _semantic(pod)
             worker.update(pod)
             try:
@@ -194,6 +195,14 @@ class PodManager:
                 self._network_not_ready(worker)
             return
         now = self.actor.wall_time()
+        if uid not in self._synced and worker.status is not None and not self.status.has(uid):
+            # A restarted kubelet: its status manager starts empty, as the real one does,
+            # and learns each pod's status from the first sync (the worker, which outlived the
+            # process, reports only changes) — without it, a condition another writer set
+            # meanwhile (NodeNotReady's Ready=False) would never be corrected.
+            meta = _meta(worker.pod)
+            self.status.set_status(uid, meta.get("namespace") or "default",
+                                   meta.get("name") or "", worker.status)
         self._synced[uid] = None
         result: SyncResult | None = None
         for _ in range(8):

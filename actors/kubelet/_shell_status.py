@@ -132,6 +132,10 @@ class StatusWriter:
         for d in (self._latest, self._sent, self._deletes, self._dirty, self._foreign):
             d.pop(uid, None)
 
+    def has(self, uid: str) -> bool:
+        """Whether this status manager holds a status of the pod (since it started)."""
+        return uid in self._latest
+
     def pending(self, uid: str) -> bool:
         return uid in self._dirty
 

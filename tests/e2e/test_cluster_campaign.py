@@ -79,3 +79,13 @@ def test_cluster_campaigns_over_many_seeds_find_no_violation(request: pytest.Fix
         if not r.ok:
             failures.append(summary(r))
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_seed_that_left_pods_not_ready_after_a_kubelet_restart_converges() -> None:
+    """Seed 5010 (600 s, every nemesis): a kubelet restarted with an empty status manager
+    never rewrote Ready=True over the node lifecycle controller's NodeNotReady; and a view
+    of that change arriving during a status write was dropped. Both fixed; it converges."""
+    cfg = CampaignConfig(seed=5010, duration=600.0, nodes=4, nemesis=(
+        "crash", "partition", "node-partition", "dataplane", "loss", "skew", "stream-loss"))
+    r = run_campaign(cfg)
+    assert r.ok, summary(r)
