@@ -54,21 +54,20 @@ def _quantity(rl: Obj, name: str) -> int:
 
 
 def pod_requests(pod: Obj) -> tuple[int, int]:
-    """(cpu millicores, memory bytes) the pod requests (memoized per pod uid and
-    resourceVersion: admission sums the requests of every pod on the node)."""
-    meta = pod.get("metadata") or {}
-    key = (meta.get("uid"), meta.get("resourceVersion"))
-    if key[0] and key[1]:
-        got = _REQUESTS.get(key)
-        if got is None:
-            if len(_REQUESTS) >= 65536:
-                _REQUESTS.clear()
-            got = _REQUESTS[key] = _pod_requests(pod)
-        return got
-    return _pod_requests(pod)
+    """(cpu millicores, memory bytes) the pod requests. Memoized per pod object (admission
+    sums the requests of every pod on the node; pod objects are never mutated in place):
+    keyed by identity and holding the object, so a key is never reused for another pod."""
+    got = _REQUESTS.get(id(pod))
+    if got is not None and got[0] is pod:
+        return got[1]
+    out = _pod_requests(pod)
+    if len(_REQUESTS) >= 65536:
+        _REQUESTS.clear()
+    _REQUESTS[id(pod)] = (pod, out)
+    return out
 
 
-_REQUESTS: dict[tuple[Any, Any], tuple[int, int]] = {}
+_REQUESTS: dict[int, tuple[Obj, tuple[int, int]]] = {}
 
 
 def _pod_requests(pod: Obj) -> tuple[int, int]:
