@@ -117,15 +117,21 @@ def _status_of(resp: ApiResponse) -> Status:
     return Status(metadata=ListMeta(), status="Failure", message=str(body), code=resp.code)
 
 
+# Silence after which a watch that asked for bookmarks counts as dead: the apiserver's
+# bookmark interval (60 s) plus client-go's HTTP/2 read-idle timeout (30 s).
+WATCH_IDLE_TIMEOUT = 90.0
+
+
 class WatchStream:
     """An async iterator of ``(type, object)`` for one watch (see the module docstring)."""
 
-    def __init__(self, client: Client, server: str, watch_id: int, timeout_seconds: float | None) -> None:
+    def __init__(self, client: Client, server: str, watch_id: int, timeout_seconds: float | None,
+                 idle_timeout: float | None = None) -> None:
         self.client = client
         self.server = server
         self.watch_id = watch_id
         self.closed = False
-        self.end_reason = ""  # error | apiserver down | timeout | stopped | gap
+        self.end_reason = ""  # error | apiserver down | timeout | stopped | gap | idle
         self.error: ApiError | None = None
         self.events = 0
         self._seq = 0  # the last WatchEvent.seq taken
@@ -135,6 +141,15 @@ class WatchStream:
         self._timer: asyncio.TimerHandle | None = None
         if timeout_seconds is not None and timeout_seconds > 0:
             self._timer = client._loop.call_later(timeout_seconds, self._on_timeout)
+        # A watch with bookmarks hears from a live server at least every bookmark interval;
+        # silence far beyond that means the connection is dead (a server that restarted, a
+        # partition that swallowed the close): client-go's HTTP/2 health check (read idle
+        # 30 s, then a ping) drops such a connection and the reflector re-watches.
+        self._idle_timeout = idle_timeout
+        self._last_heard = self.opened_at
+        self._idle: asyncio.TimerHandle | None = None
+        if idle_timeout:
+            self._idle = client._loop.call_later(idle_timeout, self._on_idle)
 
     def __aiter__(self) -> WatchStream:
         return self
@@ -168,6 +183,7 @@ class WatchStream:
         """One numbered event: a duplicate is dropped; a gap (an event lost on the way)
         breaks the stream as a reset TCP connection would, so the reflector re-watches from
         its last resourceVersion and misses nothing."""
+        self._last_heard = self.client._loop.time()
         if msg.seq:
             if msg.seq <= self._seq:
                 return
@@ -198,6 +214,9 @@ class WatchStream:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         self.client._streams.pop((self.server, self.watch_id), None)
         self._wake()
 
@@ -206,6 +225,18 @@ class WatchStream:
         if not self.closed:
             self.client._actor.tell(self.server, StopWatch(self.watch_id))
             self._close("timeout")
+
+    def _on_idle(self) -> None:
+        self._idle = None
+        if self.closed or not self._idle_timeout:
+            return
+        quiet_until = self._last_heard + self._idle_timeout
+        now = self.client._loop.time()
+        if now < quiet_until:
+            self._idle = self.client._loop.call_later(quiet_until - now, self._on_idle)
+            return
+        self.client._actor.tell(self.server, StopWatch(self.watch_id))
+        self._close("idle")
 
     def _wake(self) -> None:
         w = self._waiter
@@ -388,7 +419,8 @@ class Client:
         if not 200 <= resp.code < 300:
             self._drop_orphans(server)
             raise ApiError(_status_of(resp))
-        stream = WatchStream(self, server, resp.watch_id, timeout_seconds)
+        stream = WatchStream(self, server, resp.watch_id, timeout_seconds,
+                             WATCH_IDLE_TIMEOUT if allow_bookmarks else None)
         self._streams[(server, resp.watch_id)] = stream
         self._watches += 1
         for ev in self._orphans.pop((server, resp.watch_id), ()):
