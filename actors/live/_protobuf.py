@@ -1,19 +1,24 @@
 """Kubernetes protobuf request bodies, decoded into the objects' JSON form.
 
-What it is: kubectl 1.32+ POSTs the objects of ``kubectl create deployment|namespace|
-configmap|secret|service|job|token|poddisruptionbudget`` as
-``application/vnd.kubernetes.protobuf``: the magic
+What it is: kubectl 1.32+ POSTs the objects of its ``kubectl create`` generators
+(deployment, job, cronjob, namespace, configmap, secret, service, serviceaccount, quota,
+role, clusterrole, rolebinding, clusterrolebinding, priorityclass, poddisruptionbudget,
+token) as ``application/vnd.kubernetes.protobuf``: the magic
 ``k8s\\x00`` then a ``runtime.Unknown`` {1: TypeMeta{1 apiVersion, 2 kind}, 2: raw,
 3: contentEncoding, 4: contentType}, where ``raw`` is the typed object encoded with the
 field numbers of k8s.io/api's ``generated.proto``. This module reads the protobuf wire
 format (varints and length-delimited fields are all these messages use) and maps field
-numbers to JSON names with a small schema per message type, covering what those
-generators set plus the common pod-spec fields.
+numbers to JSON names with a small schema per message type (``_protobuf_schemas``),
+covering what those generators set plus the common pod-spec fields.
 
 Go's gogo-protobuf writes every non-pointer field, zero or not, so a zero scalar is
-dropped unless the field is a pointer in Go (``?`` in the schema: ``replicas: 0`` stays);
-a zero ``Time`` is dropped (JSON null). Nested messages are kept even when empty, as Go's
-JSON encoder keeps non-pointer structs (``"status": {}``).
+dropped unless JSON keeps it (``?`` in the schema: a Go pointer such as ``replicas: 0``,
+or a field without ``omitempty``); a zero ``Time`` is dropped (JSON null). Nested
+messages are kept even when empty, as Go's JSON encoder keeps non-pointer structs
+(``"status": {}``), and an absent repeated field without ``omitempty`` is JSON null
+(``"rules": null``), as Go prints a nil slice. A repeated integer may come packed (one
+length-delimited run of varints, proto3's default) or one varint per element (proto2's,
+which gogo writes).
 
 Concurrency model: none; pure functions.
 
@@ -28,6 +33,8 @@ import base64
 import datetime
 from typing import Any
 
+from ._protobuf_schemas import KINDS, SCHEMAS
+
 __all__ = ["MAGIC", "ProtobufError", "decode_object", "supported_kinds"]
 
 MAGIC = b"k8s\x00"
@@ -37,127 +44,9 @@ class ProtobufError(ValueError):
     """The body is not a Kubernetes protobuf object we can read."""
 
 
-# Field specs: (json name, type). Types: s string, b bytes (base64 in JSON), i integer,
-# u bool, t Time, q Quantity, x IntOrString, m:<Msg> message, M:<key>:<value> map;
-# a "[]" prefix is a repeated field, a "?" suffix a Go pointer (zero values kept).
-_S = {
-    "ObjectMeta": {1: ("name", "s"), 2: ("generateName", "s"), 3: ("namespace", "s"),
-                   4: ("selfLink", "s"), 5: ("uid", "s"), 6: ("resourceVersion", "s"),
-                   7: ("generation", "i"), 8: ("creationTimestamp", "t"),
-                   9: ("deletionTimestamp", "t"), 10: ("deletionGracePeriodSeconds", "i?"),
-                   11: ("labels", "M:s:s"), 12: ("annotations", "M:s:s"),
-                   13: ("ownerReferences", "[]m:OwnerReference"), 14: ("finalizers", "[]s")},
-    "OwnerReference": {5: ("apiVersion", "s"), 1: ("kind", "s"), 3: ("name", "s"),
-                       4: ("uid", "s"), 6: ("controller", "u?"),
-                       7: ("blockOwnerDeletion", "u?")},
-    "LabelSelector": {1: ("matchLabels", "M:s:s"),
-                      2: ("matchExpressions", "[]m:LabelSelectorRequirement")},
-    "LabelSelectorRequirement": {1: ("key", "s"), 2: ("operator", "s"), 3: ("values", "[]s")},
-    "Deployment": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:DeploymentSpec"),
-                   3: ("status", "m:DeploymentStatus")},
-    "DeploymentSpec": {1: ("replicas", "i?"), 2: ("selector", "m:LabelSelector"),
-                       3: ("template", "m:PodTemplateSpec"), 4: ("strategy", "m:Strategy"),
-                       5: ("minReadySeconds", "i"), 6: ("revisionHistoryLimit", "i?"),
-                       7: ("paused", "u"), 9: ("progressDeadlineSeconds", "i?")},
-    "Strategy": {1: ("type", "s"), 2: ("rollingUpdate", "m:RollingUpdate")},
-    "RollingUpdate": {1: ("maxUnavailable", "x"), 2: ("maxSurge", "x")},
-    "DeploymentStatus": {},
-    "PodTemplateSpec": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:PodSpec")},
-    "PodSpec": {2: ("containers", "[]m:Container"), 3: ("restartPolicy", "s"),
-                4: ("terminationGracePeriodSeconds", "i?"), 5: ("activeDeadlineSeconds", "i?"),
-                6: ("dnsPolicy", "s"), 7: ("nodeSelector", "M:s:s"),
-                8: ("serviceAccountName", "s"), 9: ("serviceAccount", "s"),
-                10: ("nodeName", "s"), 11: ("hostNetwork", "u"), 12: ("hostPID", "u"),
-                13: ("hostIPC", "u"), 14: ("securityContext", "m:Empty"),
-                15: ("imagePullSecrets", "[]m:LocalObjectReference"), 16: ("hostname", "s"),
-                17: ("subdomain", "s"), 19: ("schedulerName", "s"),
-                20: ("initContainers", "[]m:Container"),
-                21: ("automountServiceAccountToken", "u?"), 22: ("tolerations", "[]m:Toleration"),
-                24: ("priorityClassName", "s"), 25: ("priority", "i?"),
-                27: ("shareProcessNamespace", "u?"), 29: ("runtimeClassName", "s?"),
-                30: ("enableServiceLinks", "u?"), 31: ("preemptionPolicy", "s?")},
-    "Empty": {},
-    "LocalObjectReference": {1: ("name", "s")},
-    "Toleration": {1: ("key", "s"), 2: ("operator", "s"), 3: ("value", "s"), 4: ("effect", "s"),
-                   5: ("tolerationSeconds", "i?")},
-    "Container": {1: ("name", "s"), 2: ("image", "s"), 3: ("command", "[]s"), 4: ("args", "[]s"),
-                  5: ("workingDir", "s"), 6: ("ports", "[]m:ContainerPort"),
-                  7: ("env", "[]m:EnvVar"), 8: ("resources", "m:ResourceRequirements"),
-                  13: ("terminationMessagePath", "s"), 14: ("imagePullPolicy", "s"),
-                  16: ("stdin", "u"), 17: ("stdinOnce", "u"), 18: ("tty", "u"),
-                  20: ("terminationMessagePolicy", "s"), 24: ("restartPolicy", "s?")},
-    "ContainerPort": {1: ("name", "s"), 2: ("hostPort", "i"), 3: ("containerPort", "i"),
-                      4: ("protocol", "s"), 5: ("hostIP", "s")},
-    "EnvVar": {1: ("name", "s"), 2: ("value", "s")},
-    "ResourceRequirements": {1: ("limits", "M:s:q"), 2: ("requests", "M:s:q")},
-    "Namespace": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:NamespaceSpec"),
-                  3: ("status", "m:NamespaceStatus")},
-    "NamespaceSpec": {1: ("finalizers", "[]s")},
-    "NamespaceStatus": {1: ("phase", "s")},
-    "ConfigMap": {1: ("metadata", "m:ObjectMeta"), 2: ("data", "M:s:s"),
-                  3: ("binaryData", "M:s:b"), 4: ("immutable", "u?")},
-    "Secret": {1: ("metadata", "m:ObjectMeta"), 2: ("data", "M:s:b"), 3: ("type", "s"),
-               4: ("stringData", "M:s:s"), 5: ("immutable", "u?")},
-    "Service": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:ServiceSpec"),
-                3: ("status", "m:ServiceStatus")},
-    "ServiceSpec": {1: ("ports", "[]m:ServicePort"), 2: ("selector", "M:s:s"),
-                    3: ("clusterIP", "s"), 4: ("type", "s"), 5: ("externalIPs", "[]s"),
-                    7: ("sessionAffinity", "s"), 8: ("loadBalancerIP", "s"),
-                    9: ("loadBalancerSourceRanges", "[]s"), 10: ("externalName", "s"),
-                    11: ("externalTrafficPolicy", "s"), 12: ("healthCheckNodePort", "i"),
-                    13: ("publishNotReadyAddresses", "u"), 17: ("ipFamilyPolicy", "s?"),
-                    18: ("clusterIPs", "[]s"), 19: ("ipFamilies", "[]s"),
-                    20: ("allocateLoadBalancerNodePorts", "u?"),
-                    21: ("loadBalancerClass", "s?"), 22: ("internalTrafficPolicy", "s?")},
-    "ServicePort": {1: ("name", "s"), 2: ("protocol", "s"), 3: ("port", "i"),
-                    4: ("targetPort", "x"), 5: ("nodePort", "i"), 6: ("appProtocol", "s?")},
-    "ServiceStatus": {1: ("loadBalancer", "m:Empty")},
-    "Job": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:JobSpec"),
-            3: ("status", "m:JobStatus")},
-    "JobSpec": {1: ("parallelism", "i?"), 2: ("completions", "i?"),
-                3: ("activeDeadlineSeconds", "i?"), 4: ("selector", "m:LabelSelector"),
-                5: ("manualSelector", "u?"), 6: ("template", "m:PodTemplateSpec"),
-                7: ("backoffLimit", "i?"), 8: ("ttlSecondsAfterFinished", "i?"),
-                9: ("completionMode", "s?"), 10: ("suspend", "u?"),
-                12: ("backoffLimitPerIndex", "i?"), 13: ("maxFailedIndexes", "i?"),
-                14: ("podReplacementPolicy", "s?"), 15: ("managedBy", "s?")},
-    "JobStatus": {},
-    "TokenRequest": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:TokenRequestSpec"),
-                     3: ("status", "m:Empty")},
-    "TokenRequestSpec": {1: ("audiences", "[]s"), 4: ("expirationSeconds", "i?"),
-                         3: ("boundObjectRef", "m:BoundObjectReference")},
-    "BoundObjectReference": {1: ("kind", "s"), 2: ("apiVersion", "s"), 3: ("name", "s"),
-                             4: ("uid", "s")},
-    # authorization.k8s.io/v1 (kubectl auth can-i)
-    "SelfSubjectAccessReview": {1: ("metadata", "m:ObjectMeta"),
-                                2: ("spec", "m:SelfSubjectAccessReviewSpec"),
-                                3: ("status", "m:Empty")},
-    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "m:ResourceAttributes"),
-                                    2: ("nonResourceAttributes", "m:NonResourceAttributes")},
-    "ResourceAttributes": {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"),
-                           4: ("version", "s"), 5: ("resource", "s"), 6: ("subresource", "s"),
-                           7: ("name", "s")},
-    "NonResourceAttributes": {1: ("path", "s"), 2: ("verb", "s")},
-    # policy/v1 (kubectl create poddisruptionbudget)
-    "PodDisruptionBudget": {1: ("metadata", "m:ObjectMeta"),
-                            2: ("spec", "m:PodDisruptionBudgetSpec"),
-                            3: ("status", "m:PodDisruptionBudgetStatus")},
-    "PodDisruptionBudgetSpec": {1: ("minAvailable", "x?"), 2: ("selector", "m:LabelSelector"),
-                                3: ("maxUnavailable", "x?"),
-                                4: ("unhealthyPodEvictionPolicy", "s?")},
-    "PodDisruptionBudgetStatus": {1: ("observedGeneration", "i"), 3: ("disruptionsAllowed", "i"),
-                                  4: ("currentHealthy", "i"), 5: ("desiredHealthy", "i"),
-                                  6: ("expectedPods", "i")},
-}
-_KINDS = {("apps/v1", "Deployment"), ("v1", "Namespace"), ("v1", "ConfigMap"),
-          ("v1", "Secret"), ("v1", "Service"), ("batch/v1", "Job"),
-          ("authentication.k8s.io/v1", "TokenRequest"),
-          ("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("policy/v1", "PodDisruptionBudget")}
-
-
 def supported_kinds() -> frozenset[tuple[str, str]]:
     """The (apiVersion, kind) pairs whose protobuf bodies we decode."""
-    return frozenset(_KINDS)
+    return KINDS
 
 
 # -- the wire format -----------------------------------------------------------------------
@@ -259,8 +148,16 @@ def _map_entry(spec: str, raw: int | bytes, path: str) -> tuple[str, Any]:
     return key, value
 
 
+def _packed(kind: str, data: bytes, path: str) -> list[Any]:
+    values, pos = [], 0
+    while pos < len(data):
+        v, pos = _varint(data, pos)
+        values.append(_scalar(kind, v, path))
+    return values
+
+
 def _message(name: str, data: bytes, path: str) -> dict[str, Any]:
-    schema = _S[name]
+    schema = SCHEMAS[name]
     out: dict[str, Any] = {}
     for number, _wire, raw in _fields(data):
         field = schema.get(number)
@@ -279,6 +176,9 @@ def _message(name: str, data: bytes, path: str) -> dict[str, Any]:
             k, v = _map_entry(spec, raw, sub_path)
             out.setdefault(key, {})[k] = v
             continue
+        if repeated and spec in ("i", "u") and isinstance(raw, bytes):  # packed
+            out.setdefault(key, []).extend(_packed(spec, raw, sub_path))
+            continue
         if spec.startswith("m:"):
             if not isinstance(raw, bytes):
                 raise ProtobufError(f"{sub_path}: expected a message")
@@ -291,6 +191,9 @@ def _message(name: str, data: bytes, path: str) -> dict[str, Any]:
             continue
         else:
             out[key] = value
+    for key, spec in schema.values():  # a nil slice without omitempty is JSON null
+        if spec.startswith("[]") and spec.endswith("?"):
+            out.setdefault(key, None)
     return out
 
 
@@ -309,7 +212,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     encoding = unknown.get(3, b"")
     if encoding not in (b"", 0):
         raise ProtobufError(f"unsupported content encoding {encoding!r}")
-    if (api_version, kind) not in _KINDS:
+    if (api_version, kind) not in KINDS:
         raise ProtobufError(f"protobuf bodies of {api_version} {kind} are not supported; "
                             "send the object as JSON instead")
     raw = unknown.get(2, b"")
