@@ -77,7 +77,7 @@ class Timer:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        self._cell.timers.discard(self)
+        self._cell.timers.pop(self, None)
 
 
 class ReplyHandle:

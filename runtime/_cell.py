@@ -89,8 +89,11 @@ class Cell:
         self.sender = ""
         self.corr = 0
         self.deferred = False
-        self.timers: set[Timer] = set()
-        self.tasks: set[asyncio.Task[Any]] = set()
+        # Insertion-ordered (dicts, not sets): a crash cancels them in this order, and a set
+        # of tasks iterates by memory address - the same seed took different paths in
+        # different processes (found by the etcd stateful test and the demo run in-process).
+        self.timers: dict[Timer, None] = {}
+        self.tasks: dict[asyncio.Task[Any], None] = {}
         self.generation = 0
         self.store = store
         self.restarts: list[float] = []
@@ -154,8 +157,8 @@ class Cell:
             if r.__class__ is _Coroutine:
                 self.busy = True
                 task = self._loop.create_task(self._finish(r, sender, kind, corr, gen))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self.tasks[task] = None
+                task.add_done_callback(self._task_done)
                 task.add_done_callback(_closer(r))
                 return
             if kind == ASK and not self.deferred:
@@ -204,7 +207,7 @@ class Cell:
     # ---- timers and tasks ----------------------------------------------------------------------
     def start_timer(self, delay: float, msg: Any, interval: float | None) -> Timer:
         timer = Timer(self)
-        self.timers.add(timer)
+        self.timers[timer] = None
         self._arm(timer, delay, msg, interval, self.generation)
         return timer
 
@@ -217,7 +220,7 @@ class Cell:
         if timer.cancelled or gen != self.generation or self.status != RUNNING:
             return
         if interval is None:
-            self.timers.discard(timer)
+            self.timers.pop(timer, None)
             timer._handle = None
         else:
             self._arm(timer, interval, msg, interval, gen)
@@ -242,11 +245,14 @@ class Cell:
                 return None
 
         task = self._loop.create_task(guarded(), name=name or f"{self.name}:task")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.tasks[task] = None
+        task.add_done_callback(self._task_done)
         # A task cancelled before it first ran never awaited ``coro``: close it quietly.
         task.add_done_callback(lambda _t: coro.close())
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.pop(task, None)
 
     def cancel_everything(self) -> list[tuple[str, Any, int, int]]:
         for t in list(self.timers):

@@ -154,8 +154,8 @@ class ActorSystem:
                         self.loop.call_soon(cell.drain)
 
             task = self.loop.create_task(starting())
-            cell.tasks.add(task)
-            task.add_done_callback(cell.tasks.discard)
+            cell.tasks[task] = None
+            task.add_done_callback(cell._task_done)
         elif cell.queue and not cell.scheduled:
             cell.scheduled = True
             self.loop.call_soon(cell.drain)
