@@ -125,6 +125,9 @@ class KubeApiServer(Actor):
         self.serving = anyio.Event()
         self.bootstrapped = False
         self.requests = 0
+        # Opt-in (benchmarks/reconcile.py): a list to append (verb, resource, subresource,
+        # code, received, answered) to per request, in this actor's virtual seconds. None: off.
+        self.request_log: list[tuple[str, str, str | None, int, float, float]] | None = None
         self.spawn(self._start(), name=f"{self.name}:start")
 
     async def _start(self) -> None:
@@ -166,6 +169,8 @@ class KubeApiServer(Actor):
         self.spawn(self._serve(m, reply, self.sender), name=f"{self.name}:{m.verb}")
 
     async def _serve(self, m: ApiRequest, reply: ReplyHandle, asker: str) -> None:
+        log = self.request_log
+        received = self.now() if log is not None else 0.0
         try:
             with anyio.fail_after(self.config.request_timeout):
                 await self.serving.wait()
@@ -184,6 +189,8 @@ class KubeApiServer(Actor):
             reply.send(ApiResponse(500, to_dict(internal_error(f"{type(e).__name__}: {e}"))))
             raise  # a bug: crash loudly after answering
         reply.send(resp)
+        if log is not None:
+            log.append((m.verb, m.resource, m.subresource, resp.code, received, self.now()))
         if resp.watch_id:
             self.caches.release(resp.watch_id)
 

@@ -111,6 +111,9 @@ class RateLimitingQueue:
         self._errors = 0
         self._lat = [0, 0.0, 0.0]  # count, total, max
         self._work = [0, 0.0, 0.0]
+        # Opt-in raw observations (queue latency, work duration), for percentiles the
+        # count/total/max above cannot give (benchmarks/reconcile.py). None: off.
+        self.samples: tuple[list[float], list[float]] | None = None
 
     # ---- adding --------------------------------------------------------------------------
     def add(self, key: Hashable) -> None:
@@ -162,6 +165,8 @@ class RateLimitingQueue:
         added = self._added_at.pop(key, None)
         if added is not None:
             self._observe(self._lat, now - added)
+            if self.samples is not None:
+                self.samples[0].append(now - added)
         self._processing[key] = now
         del self._dirty[key]
         return key
@@ -188,7 +193,10 @@ class RateLimitingQueue:
         started = self._processing.pop(key, None)
         if started is None:
             raise InvariantViolation(f"work queue {self.name!r}: done({key!r}) for a key not being processed")
-        self._observe(self._work, self._clock() - started)
+        work = self._clock() - started
+        self._observe(self._work, work)
+        if self.samples is not None:
+            self.samples[1].append(work)
         if key in self._dirty:
             self._queue.append(key)
             self._wake_one()
