@@ -487,6 +487,22 @@ class _Watch:
         self.relists = 0
         self._open()
 
+    def _check_new(self) -> None:
+        """Compare the events taken since the last check with etcd's history now, while
+        that history is still there (the apiserver compacts it every 5 minutes: checked only
+        at the end, a long campaign's watch could not be compared at all)."""
+        if self.handle is None:
+            return
+        events = self.handle.events
+        new = events[self._taken:]
+        self._taken = len(events)
+        seen = [e for e in new if e.get("type") in ("ADDED", "MODIFIED", "DELETED")]
+        if not seen:
+            return
+        self.events += self.obs.check_watch("/registry/deployments/", self.start, seen,
+                                            "deployments")
+        self.start = int(seen[-1]["object"]["metadata"]["resourceVersion"])
+
     def _open(self) -> None:
         from ._client import Client
 
@@ -497,12 +513,14 @@ class _Watch:
             self.handle = None
             return
         self.start = int(rv)
+        self._taken = 0
         self.handle = client.watch("deployments", resource_version=rv)
 
     def poll(self) -> None:
         if self.handle is None:
             self._open()
             return
+        self._check_new()
         if self.handle.error is not None or self.handle.ended:
             self.finish()
             self.relists += 1
@@ -511,8 +529,7 @@ class _Watch:
     def finish(self) -> None:
         if self.handle is None:
             return
-        self.events += self.obs.check_watch("/registry/deployments/", self.start, self.handle.events,
-                                            "deployments")
+        self._check_new()
         self.handle.stop()
         self.handle = None
 

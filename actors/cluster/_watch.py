@@ -20,6 +20,7 @@ import anyio
 import msgspec
 
 from actors.apiserver._protocol import ApiRequest, ApiResponse, StopWatch, WatchEvent
+from actors.client._rest import WATCH_IDLE_TIMEOUT
 from runtime import Actor, ActorDead, AskTimeout, Down, UnknownActor, handler
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ __all__ = ["WatchCollector", "WatchHandle"]
 
 
 class _Stop(msgspec.Struct, frozen=True, tag="cluster.watch_stop"):
+    pass
+
+
+class _IdleCheck(msgspec.Struct, frozen=True, tag="cluster.watch_idle"):
     pass
 
 
@@ -52,6 +57,11 @@ class WatchCollector(Actor):
         self.reconnects = 0
         self._next = self.first
         self.opened = False
+        self._last_heard = self.now()
+        if self.request.params.get("allowWatchBookmarks") == "true":
+            # As the client's informers do (WATCH_IDLE_TIMEOUT): a live apiserver sends a
+            # bookmark every minute, so a silent stream is a dead one; re-watch.
+            self.every(WATCH_IDLE_TIMEOUT / 3, _IdleCheck())
         self.spawn(self._open(), name=f"{self.name}:open")
 
     async def _open(self) -> None:
@@ -76,6 +86,7 @@ class WatchCollector(Actor):
                 return
             self.watch_id = resp.watch_id
             self.opened = True
+            self._last_heard = self.now()
             self.monitor(target)
             return
         self._end({"kind": "Status", "status": "Failure", "code": 503,
@@ -91,6 +102,7 @@ class WatchCollector(Actor):
             return  # a straggler from a watch we left
         if self.watch_id and m.watch_id != self.watch_id:
             return
+        self._last_heard = self.now()
         if m.seq:
             if m.seq <= self._seq:
                 return  # a duplicate the bus made
@@ -122,6 +134,14 @@ class WatchCollector(Actor):
         self.reconnects += 1
         self.target = None
         self.spawn(self._open(), name=f"{self.name}:reopen")
+
+    @handler
+    def _on_idle_check(self, m: _IdleCheck) -> None:
+        if self.ended or self.target is None or not self.watch_id:
+            return
+        if self.now() - self._last_heard >= WATCH_IDLE_TIMEOUT:
+            self._last_heard = self.now()
+            self._reopen()
 
     @handler
     def _on_stop(self, m: _Stop) -> None:
