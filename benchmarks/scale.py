@@ -137,9 +137,16 @@ def _plot(runs: list[dict[str, Any]], directory: str) -> str | None:
     runs = sorted(runs, key=lambda r: r["nodes"])
     xs = [r["nodes"] for r in runs]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    a.plot(xs, [r["wall_s"] for r in runs], "o-")
-    a.set(xscale="log", xlabel="nodes", ylabel="wall seconds to steady state", title="time")
-    b.plot(xs, [r["peak_rss_mib"] for r in runs], "o-", color="tab:red")
+    a.plot(xs, [r["wall_s"] for r in runs], "-", color="tab:blue")
+    b.plot(xs, [r["peak_rss_mib"] for r in runs], "-", color="tab:red")
+    for r in runs:  # a run stopped before steady state is an x, with its ready pods
+        marker = "o" if r["steady"] else "x"
+        a.plot([r["nodes"]], [r["wall_s"]], marker, color="tab:blue", markersize=8)
+        b.plot([r["nodes"]], [r["peak_rss_mib"]], marker, color="tab:red", markersize=8)
+        if not r["steady"]:
+            a.annotate(f"not steady: {r.get('ready_pods', 0):,}/{r['pods']:,} pods",
+                       (r["nodes"], r["wall_s"]), textcoords="offset points", xytext=(-150, 0))
+    a.set(xscale="log", xlabel="nodes", ylabel="wall seconds (o: to steady state)", title="time")
     b.set(xscale="log", xlabel="nodes", ylabel="peak RSS (MiB)", title="memory")
     fig.tight_layout()
     path = str(Path(directory) / "scale.png")
