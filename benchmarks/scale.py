@@ -69,27 +69,32 @@ def _events(cluster: Any) -> int:
     return sum(system.mailbox_stats(name).received for name in system.addresses)
 
 
-def _client_qps(qps: float | None) -> None:
+def _client_qps(qps: float | None, sync_cost: float = 0.0) -> None:
     """Raise the controller manager's and scheduler's client QPS (--kube-api-qps, as
-    scalability tests run them); None keeps Kubernetes' defaults (20/30 and 50/100)."""
-    if qps is None:
+    scalability tests run them); None keeps Kubernetes' defaults (20/30 and 50/100).
+    ``sync_cost``: the controller manager's modeled CPU time per cached object a sync reads
+    (``ControllerManagerConfig.sync_cost_per_object``; 0: syncs take no virtual time)."""
+    if qps is None and not sync_cost:
         return
     from actors.cluster._components import register_component
     from actors.controllers._component import controller_manager_components
     from actors.controllers._manager import ControllerManagerConfig
     from actors.scheduler._component import scheduler_components
 
-    burst = int(qps * 1.5)
-    register_component("kube-controller-manager",
-                       controller_manager_components(ControllerManagerConfig(qps=qps, burst=burst)))
-    register_component("kube-scheduler", scheduler_components(
-        {"clientConnection": {"qps": qps, "burst": burst}}))
+    cm = ControllerManagerConfig(sync_cost_per_object=sync_cost)
+    if qps is not None:
+        burst = int(qps * 1.5)
+        cm = ControllerManagerConfig(qps=qps, burst=burst, sync_cost_per_object=sync_cost)
+        register_component("kube-scheduler", scheduler_components(
+            {"clientConnection": {"qps": qps, "burst": burst}}))
+    register_component("kube-controller-manager", controller_manager_components(cm))
 
 
 def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0,
-        wall_limit: float = float("inf"), qps: float | None = None) -> dict[str, Any]:
+        wall_limit: float = float("inf"), qps: float | None = None,
+        sync_cost_us: float = 0.0) -> dict[str, Any]:
     pods = nodes * per_node
-    _client_qps(qps)
+    _client_qps(qps, sync_cost_us * 1e-6)
     spec = ClusterSpec(etcd_members=1, apiservers=1, schedulers=1, controller_managers=1,
                        nodes=[NodeSpec(f"node-{i}", cpu="32", memory="128Gi", pods=max(110, per_node))
                               for i in range(nodes)], addons=())
@@ -122,7 +127,8 @@ def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0
     return {"nodes": nodes, "pods": pods, "wall_s": round(wall, 2), "build_s": round(built, 2),
             "virtual_s": round(virtual, 1), "peak_rss_mib": round(rss, 1),
             "events": events, "events_per_s": round(events / wall, 1), "steady": steady,
-            "ready_pods": ready_pods, "ready_nodes": ready_nodes, "kube_api_qps": qps}
+            "ready_pods": ready_pods, "ready_nodes": ready_nodes, "kube_api_qps": qps,
+            "sync_cost_us": sync_cost_us}
 
 
 def _plot(runs: list[dict[str, Any]], directory: str) -> str | None:
@@ -163,6 +169,9 @@ def main() -> None:
     p.add_argument("--poll", type=float, default=5.0, help="virtual seconds between steady-state checks")
     p.add_argument("--kube-api-qps", type=float, default=None,
                    help="controller manager and scheduler client QPS (default: Kubernetes' 20 and 50)")
+    p.add_argument("--sync-cost-us", type=float, default=0.0,
+                   help="controller syncs cost this many virtual microseconds per cached object "
+                        "they read (default 0: computation takes no virtual time)")
     p.add_argument("--wall-limit", type=float, default=float("inf"),
                    help="give up (steady: false) after this many wall seconds")
     p.add_argument("--plot", metavar="DIR", help="write DIR/scale.png (matplotlib)")
@@ -173,7 +182,8 @@ def main() -> None:
     for path in args.previous:
         runs += json.loads(Path(path).read_text()).get("runs", [])
     runs.append(run(nodes, args.pods_per_node, timeout=args.timeout, poll=args.poll,
-                    wall_limit=args.wall_limit, qps=args.kube_api_qps))
+                    wall_limit=args.wall_limit, qps=args.kube_api_qps,
+                    sync_cost_us=args.sync_cost_us))
     rows = [(f"{r['nodes']} nodes / {r['pods']} pods" + (f" (qps {r['kube_api_qps']:g})" if r.get("kube_api_qps") else ""),
              f"{r['wall_s']:.1f} s",
              f"{r['peak_rss_mib']:.0f} MiB peak RSS, {r['events_per_s']:.0f} events/s, "

@@ -121,6 +121,24 @@ STANDARD_INDEXERS: dict[str, IndexFunc] = {
 }
 
 
+class ReadMeter:
+    """Counts the cached objects handed out by every Indexer's ``list``/``by_index`` while it
+    is running (``with ReadMeter() as m: ...; m.objects``): how much of the cache a
+    synchronous computation read. One at a time; the simulation is single-threaded."""
+
+    active: ReadMeter | None = None
+
+    def __init__(self) -> None:
+        self.objects = 0
+
+    def __enter__(self) -> ReadMeter:
+        ReadMeter.active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ReadMeter.active = None
+
+
 class Indexer:
     """Objects by key, plus named indexes. ``Store`` is the same class (client-go's Store is an
     Indexer without indexes)."""
@@ -182,6 +200,9 @@ class Indexer:
         return self._items.get(meta_namespace_key(obj))
 
     def list(self) -> list[Mapping[str, Any]]:
+        meter = ReadMeter.active
+        if meter is not None:
+            meter.objects += len(self._items)
         return list(self._items.values())
 
     def list_keys(self) -> list[str]:
@@ -195,7 +216,11 @@ class Indexer:
 
     def by_index(self, index_name: str, value: str) -> list[Mapping[str, Any]]:
         items = self._items
-        return [items[k] for k in self._index(index_name).get(value, ())]
+        out = [items[k] for k in self._index(index_name).get(value, ())]
+        meter = ReadMeter.active
+        if meter is not None:
+            meter.objects += len(out)
+        return out
 
     def index_keys(self, index_name: str, value: str) -> list[str]:
         return list(self._index(index_name).get(value, ()))

@@ -49,6 +49,8 @@ import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import anyio
+
 from actors.api import ApiError, by_kind
 from actors.client import (
     STANDARD_INDEXERS,
@@ -63,6 +65,7 @@ from actors.client import (
     TransportError,
     meta_namespace_key,
 )
+from actors.client._store import ReadMeter
 
 from ._logic_replicaset import Expectations
 from ._plan import Action, Create, Delete, Event, ObjectRef, Patch, Plan, Update
@@ -293,7 +296,14 @@ class Controller:
     # ---- reconcile ---------------------------------------------------------------------------------
     async def reconcile(self, key: Any) -> Result:
         self.counts["reconciles"] += 1
-        plan = self.plan(key)
+        cost = getattr(getattr(self.host, "config", None), "sync_cost_per_object", 0.0)
+        if cost > 0:
+            with ReadMeter() as meter:
+                plan = self.plan(key)
+            if meter.objects:
+                await anyio.sleep(meter.objects * cost)  # the sync's own work, modeled
+        else:
+            plan = self.plan(key)
         if plan is None:
             self.last_error.pop(key, None)
             return Result()

@@ -102,6 +102,11 @@ class ControllerManagerConfig(msgspec.Struct, frozen=True, kw_only=True):
     resource_lock: str = "leases"
     concurrent_syncs: dict[str, int] = {}  # controller name -> workers (--concurrent-*-syncs)
     cache_sync_timeout: float | None = None
+    # Virtual seconds a sync spends per cached object it reads (a model of the controller's
+    # CPU time, charged before its writes; events for the key arriving meanwhile coalesce
+    # into one more sync, as in a real controller manager). 0 (the default): computation
+    # takes no virtual time, so an O(objects) sync runs once per event.
+    sync_cost_per_object: float = 0.0
     # Per-controller options (e.g. "nodelifecycle": NodeLifecycleConfig, "nodeipam": {...}).
     options: dict[str, Any] = {}
 
