@@ -184,7 +184,8 @@ def main() -> None:
     runs.append(run(nodes, args.pods_per_node, timeout=args.timeout, poll=args.poll,
                     wall_limit=args.wall_limit, qps=args.kube_api_qps,
                     sync_cost_us=args.sync_cost_us))
-    rows = [(f"{r['nodes']} nodes / {r['pods']} pods" + (f" (qps {r['kube_api_qps']:g})" if r.get("kube_api_qps") else ""),
+    rows = [(f"{r['nodes']} nodes / {r['pods']} pods" + (f" (qps {r['kube_api_qps']:g})" if r.get("kube_api_qps") else "")
+             + (f" (sync {r['sync_cost_us']:g} us/obj)" if r.get("sync_cost_us") else ""),
              f"{r['wall_s']:.1f} s",
              f"{r['peak_rss_mib']:.0f} MiB peak RSS, {r['events_per_s']:.0f} events/s, "
              f"{'steady' if r['steady'] else 'NOT steady'}") for r in runs]
