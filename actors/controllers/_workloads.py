@@ -72,41 +72,15 @@ class ChainedController(Controller):
         return result
 
 
-class PodOwnerController(ChainedController):
-    """Pods choose their controller's key (see the module docstring). Subclasses set
-    ``owner_kind`` and assign ``self.owners`` (the owners' informer) before ``watch_pods``."""
+class PodEvents:
+    """Pod informer handlers of a controller whose pods name it as their controller
+    (ReplicaSet, ReplicationController, and every ``PodOwnerController``): a pod's event
+    enqueues its owner's key (expectations observed), an orphan's the owners selecting it.
+    The class using it provides ``owner_kind``, ``owners`` (the owners' informer),
+    ``matching_owners(pod)`` and the ``Controller`` methods."""
 
-    owner_kind: ClassVar[str] = ""
+    owner_kind: str
     owners: SharedInformer
-    pods: SharedInformer
-
-    def watch_pods(self) -> SharedInformer:
-        self.pods = self.informer(InformerSpec("pods", indexers=POD_INDEXERS))
-        self.pods.add_event_handler(on_add=self._pod_added, on_update=self._pod_updated,
-                                    on_delete=self._pod_deleted)
-        return self.pods
-
-    def pods_of(self, owner: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        """The owner's pods and its namespace's orphans (the logic claims or ignores them)."""
-        idx = self.pods.indexer
-        return [*idx.by_index(CONTROLLER_INDEX, uid_of(owner)),
-                *idx.by_index(CONTROLLER_INDEX, f"orphan/{namespace_of(owner)}")]
-
-    def matching_owners(self, pod: Mapping[str, Any]) -> list[str]:
-        """Owners of the pod's namespace whose (non-empty) selector selects it."""
-        labels = labels_of(pod)
-        out = []
-        for owner in self.owners.indexer.by_index("namespace", namespace_of(pod)):
-            raw = (owner.get("spec") or {}).get("selector")
-            if raw and selector_from_api(raw).matches(labels):
-                out.append(meta_namespace_key(owner))
-        return out
-
-    def owner_deleted(self, obj: Any) -> None:
-        key = meta_namespace_key(obj)
-        if self.expectations is not None:
-            self.expectations.forget(key)
-        self.queue.add(key)
 
     def _pod_added(self, pod: Mapping[str, Any]) -> None:
         if meta_of(pod).get("deletionTimestamp"):
@@ -143,6 +117,43 @@ class PodOwnerController(ChainedController):
         if key is None:
             return
         self.deletion_observed(key, meta_namespace_key(pod))
+        self.queue.add(key)
+
+
+class PodOwnerController(PodEvents, ChainedController):
+    """Pods choose their controller's key (see the module docstring). Subclasses set
+    ``owner_kind`` and assign ``self.owners`` (the owners' informer) before ``watch_pods``."""
+
+    owner_kind: ClassVar[str] = ""
+    owners: SharedInformer
+    pods: SharedInformer
+
+    def watch_pods(self) -> SharedInformer:
+        self.pods = self.informer(InformerSpec("pods", indexers=POD_INDEXERS))
+        self.pods.add_event_handler(on_add=self._pod_added, on_update=self._pod_updated,
+                                    on_delete=self._pod_deleted)
+        return self.pods
+
+    def pods_of(self, owner: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The owner's pods and its namespace's orphans (the logic claims or ignores them)."""
+        idx = self.pods.indexer
+        return [*idx.by_index(CONTROLLER_INDEX, uid_of(owner)),
+                *idx.by_index(CONTROLLER_INDEX, f"orphan/{namespace_of(owner)}")]
+
+    def matching_owners(self, pod: Mapping[str, Any]) -> list[str]:
+        """Owners of the pod's namespace whose (non-empty) selector selects it."""
+        labels = labels_of(pod)
+        out = []
+        for owner in self.owners.indexer.by_index("namespace", namespace_of(pod)):
+            raw = (owner.get("spec") or {}).get("selector")
+            if raw and selector_from_api(raw).matches(labels):
+                out.append(meta_namespace_key(owner))
+        return out
+
+    def owner_deleted(self, obj: Any) -> None:
+        key = meta_namespace_key(obj)
+        if self.expectations is not None:
+            self.expectations.forget(key)
         self.queue.add(key)
 
 

@@ -32,25 +32,26 @@ from ._base import (
     Controller,
     InformerSpec,
     index_by_controller_or_orphan,
-    obj_of,
     register_controller,
 )
 from ._logic_replicaset import reconcile_replicaset
 from ._plan import Plan, labels_of, meta_of, namespace_of, uid_of
+from ._workloads import PodEvents
 
 __all__ = ["ReplicaSetController", "ReplicaSetLikeController"]
 
 POD_INDEXERS = {CONTROLLER_INDEX: index_by_controller_or_orphan}
 
 
-class ReplicaSetLikeController(Controller):
+class ReplicaSetLikeController(PodEvents, Controller):
     resource: ClassVar[str] = "replicasets"
     kind: ClassVar[str] = "ReplicaSet"
     uses_expectations = True
     workers = 5
 
     def setup(self) -> None:
-        self.sets = self.informer(self.resource)
+        self.owner_kind = self.kind
+        self.owners = self.sets = self.informer(self.resource)
         self.pods = self.informer(InformerSpec("pods", indexers=POD_INDEXERS))
         self.sets.add_event_handler(on_add=self.enqueue, on_update=self._set_updated,
                                     on_delete=self._set_deleted)
@@ -64,7 +65,7 @@ class ReplicaSetLikeController(Controller):
     def _selector_empty(self, owner: Mapping[str, Any]) -> bool:
         return not (owner.get("spec") or {}).get("selector")
 
-    def _matching_sets(self, pod: Mapping[str, Any]) -> list[str]:
+    def matching_owners(self, pod: Mapping[str, Any]) -> list[str]:
         """``getPodReplicaSets``: sets of the pod's namespace selecting it (never an empty
         selector: that would select everything)."""
         labels = labels_of(pod)
@@ -82,46 +83,6 @@ class ReplicaSetLikeController(Controller):
         key = meta_namespace_key(obj)
         if self.expectations is not None:
             self.expectations.forget(key)
-        self.queue.add(key)
-
-    def _pod_added(self, pod: Mapping[str, Any]) -> None:
-        if meta_of(pod).get("deletionTimestamp"):
-            self._pod_deleted(pod)  # a pod created already being deleted: count it gone
-            return
-        key = self.resolve_controller(pod, self.kind, self.sets)
-        if key is not None:
-            self.creation_observed(key)
-            self.queue.add(key)
-            return
-        if _has_controller(pod):
-            return
-        for k in self._matching_sets(pod):
-            self.queue.add(k)
-
-    def _pod_updated(self, old: Mapping[str, Any], cur: Mapping[str, Any]) -> None:
-        if meta_of(old).get("resourceVersion") == meta_of(cur).get("resourceVersion"):
-            return  # a resync: nothing changed
-        if meta_of(cur).get("deletionTimestamp") and not meta_of(old).get("deletionTimestamp"):
-            self._pod_deleted(cur)  # graceful deletion begun: the delete is observed
-            return
-        labels_changed = labels_of(old) != labels_of(cur)
-        old_key = self.resolve_controller(old, self.kind, self.sets)
-        cur_key = self.resolve_controller(cur, self.kind, self.sets)
-        if old_key is not None and old_key != cur_key:
-            self.queue.add(old_key)
-        if cur_key is not None:
-            self.queue.add(cur_key)
-            return
-        if not _has_controller(cur) and (labels_changed or old_key is not None):
-            for k in self._matching_sets(cur):
-                self.queue.add(k)
-
-    def _pod_deleted(self, obj: Any) -> None:
-        pod = obj_of(obj)
-        key = self.resolve_controller(pod, self.kind, self.sets)
-        if key is None:
-            return
-        self.deletion_observed(key, meta_namespace_key(pod))
         self.queue.add(key)
 
     # ---- reconcile ------------------------------------------------------------------------------
@@ -157,10 +118,6 @@ class ReplicaSetLikeController(Controller):
         return reconcile_replicaset(owner, pods, now=self.now(), sibling_replica_sets=siblings,
                                     expectations_satisfied=self.expectations_satisfied(key),
                                     manage_error=self.last_error.get(key))
-
-
-def _has_controller(obj: Mapping[str, Any]) -> bool:
-    return any(r.get("controller") for r in meta_of(obj).get("ownerReferences") or ())
 
 
 @register_controller
