@@ -327,6 +327,23 @@ class Client:
         ns = self._ns(ri, namespace or meta.get("namespace"))
         return await self._do("create", ri, namespace=ns, body=obj)
 
+    async def ensure(self, resource: str, obj: Mapping[str, Any], *, retry: float = 1.0,
+                     what: str = "object") -> None:
+        """Create ``obj`` unless it exists, retrying every ``retry`` seconds until the API
+        takes it (an addon manager's loop: a missing namespace or an unreachable apiserver
+        only delays it)."""
+        while True:
+            try:
+                await self.create(resource, obj)
+                return
+            except ApiError as e:
+                if e.reason == "AlreadyExists":
+                    return
+                self._actor.log.info(f"{what} not created yet", resource=resource, error=str(e))
+            except TransportError as e:
+                self._actor.log.info("apiserver unreachable", error=str(e))
+            await anyio.sleep(retry)
+
     async def update(self, resource: str, obj: Mapping[str, Any], subresource: str | None = None) -> dict[str, Any]:
         """A PUT of the whole object; its ``metadata.resourceVersion`` makes it conditional
         (409 Conflict when stale), as Kubernetes' optimistic concurrency."""

@@ -105,20 +105,8 @@ class Dashboard(ClientActorMixin, Actor):
             await self._ensure_pod(dict(objects)["deployments"])
         self.bootstrapped = True
 
-    async def _ensure(self, resource: str, obj: Obj) -> None:
-        ns = (obj.get("metadata") or {}).get("namespace")
-        while True:
-            try:
-                await self.admin.create(resource, obj, ns)
-                return
-            except ApiError as e:
-                if e.reason == "AlreadyExists":
-                    return
-                self.log.info("dashboard object not created yet", resource=resource,
-                              error=str(e))
-            except TransportError as e:
-                self.log.info("apiserver unreachable", error=str(e))
-            await anyio.sleep(RETRY)
+    async def _ensure(self, resource: str, obj: dict[str, Any]) -> None:
+        await self.admin.ensure(resource, obj, retry=RETRY, what="dashboard object")
 
     async def _ensure_pod(self, deployment: Obj) -> None:
         from actors.dns._addon import bare_pod

@@ -34,8 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
 from actors.api import ApiError
 from actors.client import (
     Client,
@@ -58,7 +56,7 @@ from runtime import Actor
 
 from ._base import ControllerRecorder
 from ._logic_pv import MINIKUBE_PROVISIONER, provision_claim
-from ._plan import Create, meta_of, uid_of
+from ._plan import Create, uid_of
 
 __all__ = ["STORAGE_CLASS", "StorageProvisioner", "StorageProvisionerConfig", "addon_objects"]
 
@@ -152,18 +150,7 @@ class StorageProvisioner(ClientActorMixin, Actor):
         self.queue.run_workers(1, self._provision)
 
     async def _ensure(self, resource: str, obj: dict[str, Any]) -> None:
-        ns = meta_of(obj).get("namespace")
-        while True:
-            try:
-                await self.admin.create(resource, obj, ns)
-                return
-            except ApiError as e:
-                if e.reason == "AlreadyExists":
-                    return
-                self.log.info("addon object not created yet", resource=resource, error=str(e))
-            except TransportError as e:
-                self.log.info("apiserver unreachable", error=str(e))
-            await anyio.sleep(RETRY)
+        await self.admin.ensure(resource, obj, retry=RETRY, what="addon object")
 
     # -- the provisioner -------------------------------------------------------------------------
     def _enqueue(self, claim: Any) -> None:

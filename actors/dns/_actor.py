@@ -100,18 +100,7 @@ class CoreDNS(ClientActorMixin, Actor):
         self._go_live()
 
     async def _ensure(self, resource: str, obj: dict[str, Any]) -> None:
-        ns = (obj.get("metadata") or {}).get("namespace")
-        while True:
-            try:
-                await self.admin.create(resource, obj, ns)
-                return
-            except ApiError as e:
-                if e.reason == "AlreadyExists":
-                    return
-                self.log.info("addon object not created yet", resource=resource, error=str(e))
-            except TransportError as e:
-                self.log.info("apiserver unreachable", error=str(e))
-            await anyio.sleep(RETRY)
+        await self.admin.ensure(resource, obj, retry=RETRY, what="addon object")
 
     async def _ensure_pods(self) -> None:
         deployment = next(o for r, o in addon_objects(self.config.replicas) if r == "deployments")
