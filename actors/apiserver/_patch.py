@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from actors.api import ListMeta, Status, StatusDetails
+from actors.api._registry import json_copy
 
 __all__ = ["PatchError", "json_copy", "json_equal", "json_merge_patch", "json_patch"]
 
@@ -47,29 +46,6 @@ class PatchError(ValueError):
                           reason="BadRequest", code=400)
         return Status(metadata=ListMeta(), status="Failure", message=_REJECTED,
                       reason="Invalid", details=StatusDetails(), code=422)
-
-
-def json_copy(value: Any) -> Any:
-    """A deep copy of a JSON value: a msgspec round trip (2-3x faster than walking it in
-    Python), or the walk for what JSON cannot carry as is."""
-    if isinstance(value, (dict, list)):
-        try:
-            return _decode(_encode(value))
-        except (TypeError, ValueError, OverflowError):
-            return _walk_copy(value)
-    return value
-
-
-def _walk_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _walk_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_walk_copy(v) for v in value]
-    return value
-
-
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
 
 
 def json_equal(a: Any, b: Any) -> bool:
