@@ -120,10 +120,18 @@ def components_for(ctx: BuildContext) -> list[Component]:
 # --- the components that exist today -------------------------------------------------------
 
 
-def _etcd(ctx: BuildContext) -> list[Component]:
-    peers = {i + 1: name for i, name in enumerate(ctx.etcd_endpoints)}
-    return [Component(name, (lambda i=i: EtcdMember(EtcdConfig(member_id=i + 1, peers=peers))))
-            for i, name in enumerate(ctx.etcd_endpoints)]
+def etcd_components(**config: Any) -> Factory:
+    """The etcd members' factory, with ``EtcdConfig`` fields other than the member id and
+    peers (e.g. ``snapshot_count``) set for every member."""
+    def build(ctx: BuildContext) -> list[Component]:
+        peers = {i + 1: name for i, name in enumerate(ctx.etcd_endpoints)}
+        return [Component(name, (lambda i=i: EtcdMember(
+                    EtcdConfig(member_id=i + 1, peers=peers, **config))))
+                for i, name in enumerate(ctx.etcd_endpoints)]
+    return build
+
+
+_etcd = etcd_components()
 
 
 def _apiserver(ctx: BuildContext) -> list[Component]:

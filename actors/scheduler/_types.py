@@ -308,12 +308,11 @@ class NodeImageStates(Mapping[str, ImageStateSummary]):
         self._sizes, self._counts = sizes, counts
 
     def __getitem__(self, image: str) -> ImageStateSummary:
-        if image not in self._sizes:
-            raise KeyError(image)
+        size = self._sizes.get(image)
         entry = self._counts.get(image)
-        if entry is None:
+        if size is None or entry is None:
             raise KeyError(image)
-        return ImageStateSummary(entry[0], len(entry[1]))
+        return ImageStateSummary(size, len(entry[1]))  # this node's size, as Kubernetes
 
     def __iter__(self) -> Iterator[str]:
         return (i for i in self._sizes if i in self._counts)

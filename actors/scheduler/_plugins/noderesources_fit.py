@@ -164,16 +164,12 @@ class NodeResourcesFit:
         cpu, mem, eph = r.milli_cpu, r.memory, r.ephemeral_storage
         if r.scalar:
             return [self.filter(state, pod, n) for n in nodes]
-        out: list[Status | None] = []
-        for n in nodes:
-            a = n.allocatable
-            if (len(n.pods) >= a.allowed_pod_number or (cpu and cpu > a.milli_cpu - n.req_cpu)
+        return [self.filter(state, pod, n) if (
+                    len(n.pods) >= (a := n.allocatable).allowed_pod_number
+                    or (cpu and cpu > a.milli_cpu - n.req_cpu)
                     or (mem and mem > a.memory - n.req_memory)
-                    or (eph and eph > a.ephemeral_storage - n.req_ephemeral)):
-                out.append(self.filter(state, pod, n))
-            else:
-                out.append(None)
-        return out
+                    or (eph and eph > a.ephemeral_storage - n.req_ephemeral)) else None
+                for n in nodes]
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                   snapshot: Snapshot) -> Status | None:

@@ -286,14 +286,18 @@ class PodTopologySpread:
         s.constraints = self.constraints(pod, "ScheduleAnyway", snapshot)
         if not s.constraints:
             return Status.skip()
-        s.counts = [{} for _ in s.constraints]
-        for node in nodes:
-            if require_all and not _has_all_keys(node.labels, s.constraints):
-                s.ignored.add(node.name)
-                continue
-            for i, c in enumerate(s.constraints):
-                if c.topology_key != LABEL_HOSTNAME:
-                    s.counts[i].setdefault(node.labels.get(c.topology_key, ""), 0)
+        counted = nodes
+        if require_all:
+            counted = []
+            for node in nodes:
+                if _has_all_keys(node.labels, s.constraints):
+                    counted.append(node)
+                else:
+                    s.ignored.add(node.name)
+        # each non-hostname constraint counts pods per topology value of the nodes scored
+        s.counts = [{} if c.topology_key == LABEL_HOSTNAME else dict.fromkeys(
+                        {n.labels.get(c.topology_key, "") for n in counted}, 0)
+                    for c in s.constraints]
         for i, c in enumerate(s.constraints):
             size = (len(nodes) - len(s.ignored) if c.topology_key == LABEL_HOSTNAME
                     else len(s.counts[i]))
@@ -352,6 +356,32 @@ class PodTopologySpread:
                 cnt = s.counts[i][value]
             total += float(cnt) * s.weights[i] + float(c.max_skew - 1)
         return _round(total)
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+                    ) -> list[int]:
+        """``score`` per node, one constraint at a time over all nodes (the same sums in
+        the same order)."""
+        s: _PreScoreState = state.read(_PRE_SCORE_KEY)
+        totals = [0.0] * len(nodes)
+        for i, c in enumerate(s.constraints):
+            key, weight, skew = c.topology_key, s.weights[i], float(c.max_skew - 1)
+            per_node = s.host_counts[i] if key == LABEL_HOSTNAME else None
+            if key != LABEL_HOSTNAME:
+                counts = s.counts[i]
+                totals = [t if (v := n.labels.get(key)) is None or n.name in s.ignored
+                          else t + (float(counts[v]) * weight + skew)
+                          for t, n in zip(totals, nodes)]
+            elif per_node is not None:
+                totals = [t + (float(per_node.get(n.name, 0)) * weight + skew)
+                          if key in n.labels else t for t, n in zip(totals, nodes)]
+            else:
+                totals = [t + (float(count_pods_match(n, c.selector, pod.namespace)) * weight
+                               + skew) if key in n.labels else t
+                          for t, n in zip(totals, nodes)]
+        ignored = s.ignored
+        if not ignored:
+            return [_round(t) for t in totals]
+        return [0 if n.name in ignored else _round(t) for t, n in zip(totals, nodes)]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                         scores: Sequence[int]) -> list[int]:

@@ -30,7 +30,9 @@ def random_cluster(rng: random.Random, n_nodes: int = 40, n_pods: int = 80):
             pods=rng.choice(["3", "110"]), labels={"zone": rng.choice("abc"),
                                                    "disk": rng.choice(["ssd", "hdd"])},
             taints=taints, unschedulable=rng.random() < 0.1,
-            images=[(["nginx:latest"], 300 * 1024 * 1024)] if rng.random() < 0.3 else None,
+            images=[(names, rng.choice([50, 300, 900]) * 1024 * 1024) for names in rng.sample(
+                [["nginx:latest"], ["busybox:latest"]], rng.randint(1, 2))]
+            if rng.random() < 0.3 else None,
             extra={"cpu": "0"} if rng.random() < 0.05 else None))
     pods = []
     for i in range(n_pods):
@@ -45,6 +47,14 @@ def incoming(rng: random.Random, i: int):
                 "labels": {"app": rng.choice("xyz")}}
     if rng.random() < 0.3:
         kw["tolerations"] = [{"key": "k", "operator": "Exists"}]
+    if rng.random() < 0.4:
+        kw["spread"] = [{"maxSkew": rng.randint(1, 3), "topologyKey": key,
+                         "whenUnsatisfiable": "ScheduleAnyway",
+                         "labelSelector": {"matchLabels": {"app": rng.choice("xyz")}}}
+                        for key in rng.choice([["zone"], ["kubernetes.io/hostname"],
+                                               ["zone", "kubernetes.io/hostname"]])]
+    if rng.random() < 0.5:
+        kw["images"] = rng.choice([["nginx:latest"], ["busybox"], ["nginx:latest", "nginx"]])
     if rng.random() < 0.3:
         kw["node_selector"] = {"disk": rng.choice(["ssd", "hdd"])}
     if rng.random() < 0.3:
@@ -58,12 +68,27 @@ def incoming(rng: random.Random, i: int):
     return make_pod(f"p{i}", **kw)
 
 
+def cache_snapshot(nodes, pods) -> Snapshot:
+    """The scheduler's own snapshot: NodeInfos cloned by the cache, image counts read live."""
+    cache = SchedulerCache()
+    for n in nodes:
+        cache.add_node(n)
+    for p in pods:
+        cache.add_pod(pi(p))
+    snap = Snapshot()
+    cache.update_snapshot(snap)
+    return snap
+
+
+@pytest.mark.parametrize("build", [snapshot, cache_snapshot], ids=["from_objects", "cache"])
 @pytest.mark.parametrize("seed", range(6))
-def test_batch_filters_and_scores_equal_the_per_node_ones(seed):
+def test_batch_filters_and_scores_equal_the_per_node_ones(seed, build):
     rng = random.Random(seed)
     nodes, pods = random_cluster(rng)
-    snap = snapshot(nodes, pods)
+    snap = build(nodes, pods)
     profile = Profile()
+    scored: set[str] = set()
+    image_scores: set[int] = set()
     for i in range(15):
         pod = pi(incoming(rng, i))
         state = CycleState()
@@ -85,6 +110,12 @@ def test_batch_filters_and_scores_equal_the_per_node_ones(seed):
             if hasattr(pl, "score_nodes") and pl.name not in state.skip_score_plugins:
                 assert pl.score_nodes(state, pod, feasible) == [
                     pl.score(state, pod, n) for n in feasible], pl.name
+                scored.add(pl.name)
+                if pl.name == "ImageLocality":
+                    image_scores.update(pl.score_nodes(state, pod, feasible))
+    # every batch scorer was compared, and image locality saw both present and absent images
+    assert {"ImageLocality", "PodTopologySpread", "NodeResourcesFit"} <= scored
+    assert len(image_scores) > 1
 
 
 def test_chunked_search_examines_the_same_nodes_as_a_node_by_node_one():
