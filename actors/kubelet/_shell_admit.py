@@ -53,21 +53,22 @@ def _quantity(rl: Obj, name: str) -> int:
         return 0
 
 
-def pod_requests(pod: Obj) -> tuple[int, int]:
-    """(cpu millicores, memory bytes) the pod requests. Memoized per pod object (admission
-    sums the requests of every pod on the node; pod objects are never mutated in place):
-    keyed by identity and holding the object, so a key is never reused for another pod."""
-    got = _REQUESTS.get(id(pod))
+RequestsMemo = dict[str, tuple[Obj, tuple[int, int]]]  # pod uid -> (pod object, requests)
+
+
+def pod_requests(pod: Obj, memo: RequestsMemo | None = None) -> tuple[int, int]:
+    """(cpu millicores, memory bytes) the pod requests. With ``memo`` (one kubelet's, keyed
+    by pod uid): computed once per pod object, holding only the last object seen per pod
+    (admission sums the requests of every pod on the node; pod objects are never mutated in
+    place, and an identity check means a new version is computed afresh)."""
+    if memo is None:
+        return _pod_requests(pod)
+    uid = (pod.get("metadata") or {}).get("uid") or ""
+    got = memo.get(uid)
     if got is not None and got[0] is pod:
         return got[1]
-    out = _pod_requests(pod)
-    if len(_REQUESTS) >= 65536:
-        _REQUESTS.clear()
-    _REQUESTS[id(pod)] = (pod, out)
-    return out
-
-
-_REQUESTS: dict[int, tuple[Obj, tuple[int, int]]] = {}
+    out = memo[uid] = (pod, _pod_requests(pod))
+    return out[1]
 
 
 def _pod_requests(pod: Obj) -> tuple[int, int]:
@@ -131,10 +132,12 @@ def _tolerated(taint: Obj, tolerations: Iterable[Obj]) -> bool:
 
 
 def _resources(pod: Obj, allocatable: tuple[int, int, int],
-               admitted: Sequence[Obj]) -> Rejection | None:
-    cpu, mem = pod_requests(pod)
-    used_cpu = sum(pod_requests(p)[0] for p in admitted)
-    used_mem = sum(pod_requests(p)[1] for p in admitted)
+               admitted: Sequence[Obj], memo: RequestsMemo | None) -> Rejection | None:
+    cpu, mem = pod_requests(pod, memo)
+    used_cpu = used_mem = 0
+    for p in admitted:
+        c, m = pod_requests(p, memo)
+        used_cpu, used_mem = used_cpu + c, used_mem + m
     for name, want, used, cap in (("pods", 1, len(admitted), allocatable[2]),
                                   ("cpu", cpu, used_cpu, allocatable[0]),
                                   ("memory", mem, used_mem, allocatable[1])):
@@ -145,10 +148,11 @@ def _resources(pod: Obj, allocatable: tuple[int, int, int],
 
 
 def admit(pod: Obj, *, node: str, labels: Mapping[str, str], taints: Sequence[Obj],
-          allocatable: tuple[int, int, int], admitted: Sequence[Obj]) -> Rejection | None:
+          allocatable: tuple[int, int, int], admitted: Sequence[Obj],
+          memo: RequestsMemo | None = None) -> Rejection | None:
     """None when the pod may run here; else why not. ``allocatable`` is (cpu millicores,
     memory bytes, pods); ``admitted`` the pods already running (or starting) on the node."""
-    rejection = _resources(pod, allocatable, admitted)
+    rejection = _resources(pod, allocatable, admitted, memo)
     if rejection is not None:
         return rejection
     spec = pod.get("spec") or {}

@@ -45,7 +45,7 @@ from actors.kubelet._podworker import (
     TeardownNetwork,
 )
 from actors.kubelet._runtime import NotFound
-from actors.kubelet._shell_admit import Rejection, admit
+from actors.kubelet._shell_admit import Rejection, RequestsMemo, admit
 from actors.kubelet._shell_net import NetworkSetupError
 from actors.kubelet._shell_node import NOT_READY_MESSAGE, node_labels
 from actors.kubelet._status import rfc3339
@@ -94,6 +94,7 @@ class PodManager:
         self._instant: tuple[float, int] = (-1.0, 0)
         self._net_warned: dict[str, None] = {}
         self._synced: dict[str, None] = {}  # synced by this kubelet process (after a restart: none)
+        self._requests: RequestsMemo = {}  # admission's per-pod requests, by uid
         self._labels = node_labels(config)
 
     # -- inputs --------------------------------------------------------------------------------
@@ -169,9 +170,12 @@ class PodManager:
     def _admit(self, pod: Obj) -> Rejection | None:
         cfg = self.config
         admitted = [w.pod for w in self.host.workers.values() if not w.finished]
+        if len(self._requests) > 2 * len(admitted) + 16:  # forget pods long gone
+            live = {(p.get("metadata") or {}).get("uid") for p in admitted}
+            self._requests = {u: v for u, v in self._requests.items() if u in live}
         return admit(pod, node=cfg.node, labels=self._labels, taints=list(cfg.taints),
                      allocatable=(cpu_millis(cfg.cpu), memory_bytes(cfg.memory), cfg.pods),
-                     admitted=admitted)
+                     admitted=admitted, memo=self._requests)
 
     def _reject(self, pod: Obj, rejection: Rejection) -> None:
         meta = _meta(pod)
