@@ -43,6 +43,32 @@ Obj = dict[str, Any]
 RETRY = 1.0
 
 
+
+# PodStatus lists merged by key under a strategic merge patch (their patchMergeKey).
+_MERGE_KEYS = {"conditions": "type", "podIPs": "ip", "hostIPs": "ip"}
+
+
+def status_patch(old: Obj, new: Obj) -> Obj:
+    """The strategic merge patch from the status last sent to ``new`` (the kubelet's
+    ``CreateTwoWayMergePatch``): removed fields become null, and so do fields removed from
+    an element of a list merged by key (a condition turning Ready drops its reason and
+    message). Elements are never deleted: conditions other writers own stay theirs."""
+    patch: Obj = {k: None for k in old if k not in new}
+    for k, v in new.items():
+        key = _MERGE_KEYS.get(k)
+        was = old.get(k)
+        if key is None or not isinstance(v, list) or not isinstance(was, list):
+            patch[k] = v
+            continue
+        before = {e.get(key): e for e in was if isinstance(e, dict)}
+        items = []
+        for e in v:
+            prev = before.pop(e.get(key), None) if isinstance(e, dict) else None
+            items.append({**{f: None for f in prev if f not in e}, **e} if prev else e)
+        patch[k] = items
+    return patch
+
+
 class KubeletEventRecorder(EventRecorder):
     """``EventRecorder`` with a field path for container events (see the module docstring)."""
 
@@ -161,7 +187,7 @@ class StatusWriter:
             ns, name, status = latest
             old = self._sent.get(uid)
             if status != old:
-                patch = {**{k: None for k in (old or {}) if k not in status}, **status}
+                patch = status_patch(old or {}, status)
                 self._inflight = uid
                 try:
                     written = await self._client.patch("pods", name, {"status": patch},
