@@ -20,22 +20,35 @@ What it is:
   (``allowWatchBookmarks=true``);
 - deletecollection: the matching objects, deleted one by one through the delete verb.
 
+Events have no cache (kube-apiserver's ``DefaultWatchCacheSizes`` gives them size 0): their
+lists and watches go to etcd directly (``_uncached.EtcdDirect``), ``ready`` is False for
+them (so a get at ``resourceVersion=0`` reads etcd), and no etcd watch is kept for them.
+
 Concurrency model: the caches belong to the apiserver actor; pump tasks feed them and
 request tasks read them, all on the actor's loop, never across an await mid-update.
 Waiting readers use an ``anyio.Event`` per cache, replaced after every advance.
 
 Invariants: a watcher's events are told in revision order, each exactly once; one etcd
-watch per resource per apiserver.
+watch per cached resource per apiserver, one per API watch of an uncached one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from actors.api import ApiError, ResourceInfo, all_resources, bad_request, expired, to_dict
+from actors.api import (
+    ApiError,
+    ResourceInfo,
+    UnknownResource,
+    all_resources,
+    bad_request,
+    expired,
+    lookup,
+    to_dict,
+)
 from actors.etcd import EtcdClient, EtcdError, UnknownOutcome, Watch
 from actors.etcd._kv_messages import WatchProgressRequest
 
@@ -44,6 +57,7 @@ from ._deletion import delete
 from ._objects import param_bool
 from ._protocol import WatchEvent
 from ._storage import Storage, decode_value
+from ._uncached import EtcdDirect, is_uncached
 from ._watchcache import TooLargeResourceVersion, WatchCache, Watcher
 
 if TYPE_CHECKING:
@@ -57,7 +71,9 @@ CONSISTENT_READ_WAIT = 3.0
 
 
 def cached_resources() -> list[ResourceInfo]:
-    return [ri for ri in all_resources() if ri.etcd_prefix is not None and ri.type is not None]
+    """The stored resources that get a watch cache (every one but events)."""
+    return [ri for ri in all_resources()
+            if ri.etcd_prefix is not None and ri.type is not None and not is_uncached(ri)]
 
 
 def _closed_status(reason: str) -> dict[str, Any]:
@@ -104,6 +120,8 @@ class CacheSet:
         # gets the reply (with the watch id) before the events.
         self._held: dict[int, tuple[str, dict[str, Any]] | None] = {}
         self._seqs: dict[int, int] = {}  # api watch id -> the last WatchEvent.seq sent
+        # Events: no cache, every list and watch from etcd.
+        self.direct = EtcdDirect(actor, client, self._tell, self._forget_seq)
         self.closed = False
 
     # ---- feeding ------------------------------------------------------------------------
@@ -163,17 +181,42 @@ class CacheSet:
 
     def close(self) -> None:
         self.closed = True
+        self.direct.close()
         for rc in self.caches.values():
             if rc.watch is not None:
                 rc.watch.cancel()
 
     # ---- reading ------------------------------------------------------------------------
     def _rc(self, ri: ResourceInfo) -> ResourceCache:
-        return self.caches[ri.resource]
+        rc = self.caches.get(ri.resource)
+        if rc is None or is_uncached(ri):
+            raise LookupError(f"{ri.resource} has no watch cache: check ready() first")
+        return rc
 
     def ready(self, ri: ResourceInfo) -> bool:
+        """Whether ``get``/``items`` may be used for ``ri`` (never for uncached events)."""
         rc = self.caches.get(ri.resource)
-        return rc is not None and rc.synced
+        return rc is not None and rc.synced and not is_uncached(ri)
+
+    async def lister(self, namespace: str | None,
+                     uncached: Iterable[str] = ()) -> Callable[[str], list[dict[str, Any]]]:
+        """``items`` by resource name for synchronous code (a new quota's first usage): the
+        caches' objects in ``namespace``, and for the uncached resources named in
+        ``uncached``, what etcd holds now (read here, once)."""
+        read: dict[str, list[dict[str, Any]]] = {}
+        for name in dict.fromkeys(uncached):
+            ri = _resource(name)
+            if ri is not None and is_uncached(ri) and ri.etcd_prefix is not None:
+                read[ri.resource] = await self.direct.items(ri, namespace)
+
+        def items(name: str) -> list[dict[str, Any]]:
+            ri = _resource(name)
+            if ri is None:
+                return []
+            if is_uncached(ri):
+                return read.get(ri.resource, [])
+            return self.items(ri, namespace) if self.ready(ri) else []
+        return items
 
     def get(self, ri: ResourceInfo, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self._rc(ri).cache.get(namespace or "" if ri.namespaced else "", name)
@@ -190,7 +233,6 @@ class CacheSet:
         return rev
 
     async def list(self, req: Req, svc: Services) -> dict[str, Any]:
-        rc = self._rc(req.ri)
         p = req.params
         rv = p.get("resourceVersion", "")
         token = p.get("continue", "")
@@ -198,6 +240,9 @@ class CacheSet:
             limit = int(p.get("limit") or 0)
         except ValueError:
             raise ApiError(bad_request(f"invalid limit {p.get('limit')!r}")) from None
+        if is_uncached(req.ri):
+            return await self.direct.list(req, max(0, limit))
+        rc = self._rc(req.ri)
         kwargs = dict(namespace=req.namespace or "", label_selector=p.get("labelSelector", ""),
                       field_selector=p.get("fieldSelector", ""), resource_version=rv,
                       resource_version_match=p.get("resourceVersionMatch", ""),
@@ -222,10 +267,13 @@ class CacheSet:
 
     # ---- watching -----------------------------------------------------------------------
     async def watch(self, req: Req, asker: str) -> int:
-        rc = self._rc(req.ri)
         p = req.params
         wid = self._next_id
         self._next_id += 1
+        if is_uncached(req.ri):
+            await self.direct.watch(req, asker, wid)
+            return wid
+        rc = self._rc(req.ri)
         try:
             w = rc.cache.watch(namespace=req.namespace or "",
                                label_selector=p.get("labelSelector", ""),
@@ -247,6 +295,8 @@ class CacheSet:
 
     def release(self, wid: int) -> None:
         """The watch's reply is sent: its events may flow."""
+        if self.direct.release(wid):
+            return
         if wid not in self._held:
             return
         error = self._held.pop(wid)
@@ -289,18 +339,25 @@ class CacheSet:
         self._seqs[wid] = seq
         self.actor.tell(asker, WatchEvent(wid, type_, obj, seq))
 
+    def _forget_seq(self, wid: int) -> None:
+        self._seqs.pop(wid, None)
+
     def stop_watch(self, asker: str, wid: int) -> None:
+        if self.direct.stop_watch(asker, wid):
+            return
         rc = self._owner.get(wid)
         if rc is not None and rc.watchers.get(wid, ("",))[0] == asker:
             self._end(rc, wid, asker, "stopped")
 
     def drop_asker(self, asker: str) -> None:
+        self.direct.drop_asker(asker)
         for rc in self.caches.values():
             for wid, (who, _) in list(rc.watchers.items()):
                 if who == asker:
                     self._end(rc, wid, asker, "stopped")
 
     def send_bookmarks(self) -> None:
+        self.direct.send_bookmarks()
         for rc in self.caches.values():
             if rc.watchers:
                 rc.cache.bookmark()
@@ -322,6 +379,13 @@ class CacheSet:
                 if e.code != 404:
                     raise
         return listed
+
+
+def _resource(name: str) -> ResourceInfo | None:
+    try:
+        return lookup(name)
+    except UnknownResource:
+        return None
 
 
 def _stub(rc: ResourceCache, key: str) -> dict[str, Any]:

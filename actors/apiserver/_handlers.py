@@ -44,7 +44,6 @@ from actors.api import (
     generate_name,
     internal_error,
     invalid,
-    lookup,
     not_found,
     to_dict,
 )
@@ -170,7 +169,9 @@ async def _create_once(req: Req, svc: Services, obj: dict[str, Any]) -> dict[str
     validate_object(ri, obj)
     if ri.resource == "resourcequotas":
         ns = get_meta(obj).get("namespace")
-        obj = initial_quota_status(obj, lambda r: svc.caches.items(lookup(r), ns) if svc.caches.ready(lookup(r)) else [])
+        counted = [k[len("count/"):].split(".", 1)[0] for k in (obj.get("spec") or {}).get("hard") or {}
+                   if k.startswith("count/")]  # uncached ones (count/events) are read from etcd
+        obj = initial_quota_status(obj, await svc.caches.lister(ns, counted))
     if req.dry_run:
         return obj
     await svc.admission.charge(quotas)
