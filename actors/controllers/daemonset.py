@@ -11,7 +11,9 @@ enqueues every set (Kubernetes leaves that to the pod GC's deletes; enqueueing a
 pods and the namespace's orphans, its revisions, whether the expectations are satisfied,
 and the failed-pod back-off Kubernetes keeps in memory (``failedPodsBackoff``, per set and
 node, 1 s doubling to 15 min): a failed daemon pod is deleted (and so recreated) no more
-often than that. Pods are created as ``<ds>-<5 random>`` with a required node affinity on
+often than that. It also hands the controller's ``DaemonSetMemo`` (what the last sync of
+each set read of its nodes and pods), so a sync that finds little changed is cheap; the
+plan is the same without it. Pods are created as ``<ds>-<5 random>`` with a required node affinity on
 ``metadata.name`` (the scheduler places them), announced as ``SuccessfulCreate``
 "Created pod: <name>"; updates roll with ``maxUnavailable`` (or ``maxSurge``).
 
@@ -25,8 +27,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._base import obj_of, register_controller
-from ._logic_daemonset import node_should_run_daemon_pod, reconcile_daemonset
-from ._plan import Delete, Plan, meta_of, namespace_of, uid_of
+from ._logic_daemonset import DaemonSetMemo, _same, node_should_run_daemon_pod, reconcile_daemonset
+from ._plan import Delete, Plan, labels_of, meta_of, name_of, namespace_of, uid_of
 from ._workloads import PodOwnerController
 
 __all__ = ["DaemonSetController", "FailedPodBackoff"]
@@ -67,6 +69,7 @@ class DaemonSetController(PodOwnerController):
 
     def setup(self) -> None:
         self.failed_backoff = FailedPodBackoff()
+        self.memo = DaemonSetMemo()  # this controller's own: never shared between simulations
         self.owners = self.sets = self.informer("daemonsets")
         self.nodes = self.informer("nodes")
         self.revisions = self.informer("controllerrevisions")
@@ -82,6 +85,7 @@ class DaemonSetController(PodOwnerController):
     # ---- handlers ---------------------------------------------------------------------------------
     def _set_deleted(self, obj: Any) -> None:
         self.failed_backoff.forget(f"{uid_of(obj_of(obj))}/")
+        self.memo.forget(uid_of(obj_of(obj)))
         self.owner_deleted(obj)
 
     def _enqueue_all(self) -> None:
@@ -96,6 +100,9 @@ class DaemonSetController(PodOwnerController):
     def _node_updated(self, old: Mapping[str, Any], cur: Mapping[str, Any]) -> None:
         if meta_of(old).get("resourceVersion") == meta_of(cur).get("resourceVersion"):
             return
+        if (_same(name_of(old), name_of(cur)) and _same(labels_of(old), labels_of(cur))
+                and _same((old.get("spec") or {}).get("taints"), (cur.get("spec") or {}).get("taints"))):
+            return  # a status update: node_should_run_daemon_pod reads only name, labels, taints
         for ds in self.sets.indexer.list():
             if node_should_run_daemon_pod(old, ds) != node_should_run_daemon_pod(cur, ds):
                 self.enqueue(ds)
@@ -117,7 +124,8 @@ class DaemonSetController(PodOwnerController):
         revisions = self.revisions.indexer.by_index("namespace", namespace_of(ds))
         plan = reconcile_daemonset(ds, self.nodes.indexer.list(), self.pods_of(ds), revisions, now=now,
                                    expectations_satisfied=self.expectations_satisfied(key),
-                                   failed_pod_backoff_until=self.failed_backoff.until(prefix))
+                                   failed_pod_backoff_until=self.failed_backoff.until(prefix),
+                                   memo=self.memo)
         self._note_failed_deletes(plan, prefix, now)
         return plan
 
