@@ -88,8 +88,13 @@ class EtcdClient:
         self._watches: dict[tuple[str, int], Watch] = {}
         # Responses that reached the actor before their watch was registered (the member
         # replies with the id, then sends responses; the actor drains them all before the
-        # waiting coroutine registers the id): replayed at registration.
+        # waiting coroutine registers the id): replayed at registration. Kept only while a
+        # create to that member is in flight (``_creating``); what is left when none is
+        # belongs to an orphan (a create whose reply was lost, or a watch from before the
+        # member restarted and reused its id) and is cancelled, as clientv3 cancels a
+        # response's unexpected watch id (seed 5235 had handed one to a later watch).
         self._early: dict[tuple[str, int], list[WatchResponse]] = {}
+        self._creating: dict[str, int] = {}  # member -> watch creates in flight to it
         self._by_member: dict[str, list[Watch]] = {}
 
     # ---- routing -------------------------------------------------------------------------------
@@ -215,8 +220,14 @@ class EtcdClient:
             return bool(watches)
         w = self._watches.get((self.actor.sender, msg.watch_id))
         if w is None:
-            if msg.seq and len(self._early) < 1024:
-                self._early.setdefault((self.actor.sender, msg.watch_id), []).append(msg)
+            member = self.actor.sender
+            if self._creating.get(member):
+                if msg.seq and len(self._early) < 1024:
+                    self._early.setdefault((member, msg.watch_id), []).append(msg)
+            elif not msg.canceled:
+                # Nobody here wants it (its create timed out, or it is from before a
+                # restart): cancel it, and never hand it to a later watch of the same id.
+                self.actor.tell(member, WatchCancelRequest(watch_id=msg.watch_id))
             return False
         w._receive(msg)
         return True
@@ -227,6 +238,21 @@ class EtcdClient:
         for resp in self._early.pop((member, watch_id), ()):
             if self._watches.get((member, watch_id)) is w:
                 w._receive(resp)
+
+    def _create_started(self, member: str) -> None:
+        self._creating[member] = self._creating.get(member, 0) + 1
+
+    def _create_ended(self, member: str) -> None:
+        """A watch create to ``member`` returned (registered, or failed): unless another is
+        in flight, the responses still unclaimed belong to no one of ours."""
+        left = self._creating.get(member, 0) - 1
+        if left > 0:
+            self._creating[member] = left
+            return
+        self._creating.pop(member, None)
+        for key in [k for k in self._early if k[0] == member]:
+            del self._early[key]
+            self.actor.tell(member, WatchCancelRequest(watch_id=key[1]))
 
     def _unregister(self, w: Watch) -> None:
         if w.member is not None:
@@ -264,14 +290,21 @@ class Watch:
             tried += 1
             req = WatchCreateRequest(key=self.key, range_end=self.range_end, start_revision=self.next_revision,
                                      prev_kv=self.prev_kv, progress_notify=self.progress_notify)
+            client._create_started(member)
             try:
                 watch_id = await client.actor.ask(member, req, timeout=client.attempt_timeout)
             except (ActorDead, UnknownActor, AskTimeout, KVError, ExpectedError):
+                client._create_ended(member)
                 await anyio.sleep(0.05)
                 continue
+            if self.closed:  # cancelled while the create was in flight
+                client._create_ended(member)
+                client.actor.tell(member, WatchCancelRequest(watch_id=watch_id))
+                return
             self.member, self.watch_id, self._seq = member, watch_id, 0
             self._generation += 1
             client._register(self, member, watch_id)
+            client._create_ended(member)
             client.actor.monitor(member)
             self._heard = anyio.current_time()
             if self.silence_timeout:

@@ -338,6 +338,8 @@ class EtcdMember(MemberRequests):
 
     @handler
     def _on_watch_cancel(self, m: WatchCancelRequest) -> None:
+        if self.watch_owner.get(m.watch_id) != self.sender:
+            return  # only its owner may cancel a watch (etcd's ids are per stream)
         if m.watch_id in self.sm.watch_hub:
             self.sm.watch_hub.cancel(m.watch_id)
         self._flush_watches()

@@ -277,3 +277,29 @@ def test_a_put_sent_straight_to_a_follower_is_refused_with_the_leader_named() ->
     sim.run_until(fut.done, timeout=5)
     err = fut.exception()
     assert err is not None and leader(c) in str(err)
+
+
+def test_a_watch_the_client_does_not_know_is_cancelled_and_never_replayed():
+    """Cluster campaign seed 5235: a watch create whose reply was lost left an orphan watch
+    on its member; its responses waited in the client's early buffer, and after the member
+    restarted and reused the id, a later watch was handed them (another prefix, revisions
+    long past). Responses for an unknown id while no create to that member is in flight are
+    now cancelled at the member (as clientv3 does) and never kept."""
+    from actors.etcd import WatchCreateRequest
+
+    sim, c = boot(1)
+    member = c.names[0]
+
+    async def orphan(client: EtcdClient) -> int:
+        # A create the client never registers: as if its reply had been lost.
+        wid = await client.actor.ask(member, WatchCreateRequest(key=b"/a/", range_end=b"/a0"))
+        await client.request(PutRequest(key=b"/a/x", value=b"1"))
+        return wid
+
+    caller = start(sim, c.names, orphan)
+    sim.run_until(lambda: caller.done, timeout=10)
+    assert caller.error is None, caller.error
+    wid = caller.result
+    sim.advance(1.0)
+    assert wid not in sim.actor(member).watch_owner  # cancelled by the client
+    assert caller.client._early == {}  # nothing kept for a later watch of the same id
