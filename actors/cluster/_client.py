@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from actors.api import ApiError, ResourceInfo, Status, by_kind, from_dict, lookup
 from actors.apiserver._objects import failure
 from actors.apiserver._protocol import ApiRequest, ApiResponse
-from runtime import NEVER_RESTART, ActorDead, AskTimeout, UnknownActor
+from runtime import NEVER_RESTART, ActorDead, AskTimeout, SimulationTimeout, UnknownActor
 
 from ._apply import apply_manifests
 from ._watch import WatchCollector, WatchHandle
@@ -174,8 +174,12 @@ class Client:
         self._sim.spawn(address, WatchCollector, self._apiservers, req, resume=resume,
                         first=next(self._rr) % len(self._apiservers), policy=NEVER_RESTART)
         handle = WatchHandle(self._sim, address)
-        self._sim.run_until(lambda: handle._collector().opened or handle.ended,
-                            timeout=self.timeout)
+        try:
+            self._sim.run_until(lambda: handle._collector().opened or handle.ended,
+                                timeout=self.timeout)
+        except SimulationTimeout:
+            handle.stop()  # not open within the client's timeout: leave no collector behind
+            raise
         if handle.error is not None and not handle.events:
             raise ApiError(from_dict(handle.error, Status))
         return handle
