@@ -51,12 +51,14 @@ def _deployment(i: int, replicas: int) -> dict[str, Any]:
 
 
 def _steady(cluster: Any, nodes: int, pods: int) -> tuple[bool, int, int]:
-    """(steady, running-and-ready pods, ready nodes), from the store of etcd-0."""
+    """(steady, running-and-ready pods of the Deployments, ready nodes), from the store of
+    etcd-0. Only the Deployments' pods (namespace default) count: kube-system's kube-proxy
+    pods (one per node) had let a run pass for steady with that many load pods not Ready."""
     store = cluster.sim.actor("etcd-0").sm.store
     ready_pods = ready_nodes = 0
     for kv in store.live():
         k = kv.key
-        if k.startswith(b"/registry/pods/"):
+        if k.startswith(b"/registry/pods/default/"):
             st = _DEC.decode(kv.value).get("status") or {}
             if st.get("phase") == "Running" and any(
                     c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or ()):
