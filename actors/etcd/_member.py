@@ -28,7 +28,7 @@ from actors.etcd._kv_messages import (
     WatchCreateRequest,
     WatchProgressRequest,
 )
-from actors.etcd._member_messages import MemberMeta, Proposal
+from actors.etcd._member_messages import MemberMeta, Proposal, Unavailable
 from actors.etcd._member_requests import PROPOSAL_ENCODER, MemberRequests
 from actors.etcd._member_storage import RaftDisk
 from actors.etcd._observer import (
@@ -328,6 +328,12 @@ class EtcdMember(MemberRequests):
 
     @handler
     def _on_watch_create(self, m: WatchCreateRequest) -> None:
+        if not self.node.lead:
+            # Watches require a leader (the apiserver's are WithRequireLeader): etcd's stream
+            # interceptor refuses them with "no leader", and the client tries another member.
+            # A removed member that never learned of its removal had taken every re-created
+            # watch of a client that kept picking it, holding it behind the cluster for good.
+            raise Unavailable("etcdserver: no leader")
         watch_id = self.sm.watch_hub.create(m)
         self.watch_owner[watch_id] = self.sender
         self.monitor(self.sender)
