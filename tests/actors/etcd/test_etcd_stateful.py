@@ -245,105 +245,61 @@ def test_a_watch_leaves_a_removed_member_that_never_learned_of_its_removal() -> 
     WithRequireLeader watches, and the client moves on."""
     state = EtcdFaults()
     state.setup(seed=1, snapshot_count=20, batch=256, members=3)
+    steps = [
+        ('slow_disk', dict(dt=0.1, k=7, latency=0.01)),
+        ('slow_disk', dict(dt=1.0, k=0, latency=0.2)),
+        ('slow_disk', dict(dt=2.5, k=4, latency=0.2)),
+        ('crash', dict(dt=2.5, k=0, lose=None)),
+        ('advance', dict(dt=2.5)),
+        ('advance', dict(dt=2.5)),
+        ('restart', dict(dt=0.1, k=0)),
+        ('lose_unsynced_on_crash', dict(on=False)),
+        ('restart', dict(dt=2.5, k=0)),
+        ('restart', dict(dt=0.3, k=0)),
+        ('member_add', dict(dt=2.5)),
+        ('advance', dict(dt=0.1)),
+        ('advance', dict(dt=0.3)),
+        ('advance', dict(dt=0.1)),
+        ('advance', dict(dt=2.5)),
+        ('partition', dict(dt=1.0, side=[True, True, False, False, False, True, True, True])),
+        ('member_remove', dict(dt=1.0, k=0)),
+        ('partition', dict(dt=1.0, side=[True, True, True, True, True, True, False, False])),
+        ('partition', dict(dt=0.1, side=[False, True, True, True, False, True, True, True])),
+        ('crash_leader', dict(dt=0.3, lose=None)),
+        ('crash_leader', dict(dt=0.1, lose=None)),
+        ('crash_leader', dict(dt=1.0, lose=False)),
+        ('clean_links', dict(dt=0.3)),
+        ('slow_disk', dict(dt=0.3, k=2, latency=0.0)),
+        ('isolate_next_leader', dict(dt=0.1)),
+        ('partition', dict(dt=0.3, side=[False, False, True, True, True, True, True, True])),
+        ('slow_disk', dict(dt=1.0, k=2, latency=0.01)),
+        ('isolate_next_leader', dict(dt=0.3)),
+        ('crash_leader', dict(dt=0.1, lose=None)),
+        ('lose_unsynced_on_crash', dict(on=False)),
+        ('crash', dict(dt=2.5, k=3, lose=None)),
+        ('member_add', dict(dt=1.0)),
+        ('member_add', dict(dt=0.3)),
+        ('restart', dict(dt=0.1, k=3)),
+        ('restart', dict(dt=2.5, k=6)),
+        ('crash_leader', dict(dt=2.5, lose=False)),
+        ('partition', dict(dt=1.0, side=[True, False, False, False, False, False, True, False])),
+        ('restart', dict(dt=0.3, k=0)),
+        ('invoke', dict(dt=1.0, op=Invoke('read', 'k2'))),
+        ('crash_leader', dict(dt=1.0, lose=None)),
+        ('crash', dict(dt=0.1, k=2, lose=False)),
+        ('clean_links', dict(dt=0.3)),
+        ('advance', dict(dt=0.3)),
+        ('invoke', dict(dt=0.1, op=Invoke('cas', 'k1', (2, 3)))),
+        ('crash', dict(dt=2.5, k=1, lose=None)),
+        ('partition', dict(dt=1.0, side=[True, False, True, True, False, False, False, False])),
+        ('clean_links', dict(dt=2.5)),
+        ('isolate_next_leader', dict(dt=2.5)),
+        ('member_remove', dict(dt=2.5, k=7)),
+    ]
     try:
-        state.slow_disk(dt=0.1, k=7, latency=0.01)
-        state.safety()
-        state.slow_disk(dt=1.0, k=0, latency=0.2)
-        state.safety()
-        state.slow_disk(dt=2.5, k=4, latency=0.2)
-        state.safety()
-        state.crash(dt=2.5, k=0, lose=None)
-        state.safety()
-        state.advance(dt=2.5)
-        state.safety()
-        state.advance(dt=2.5)
-        state.safety()
-        state.restart(dt=0.1, k=0)
-        state.safety()
-        state.lose_unsynced_on_crash(on=False)
-        state.safety()
-        state.restart(dt=2.5, k=0)
-        state.safety()
-        state.restart(dt=0.3, k=0)
-        state.safety()
-        state.member_add(dt=2.5)
-        state.safety()
-        state.advance(dt=0.1)
-        state.safety()
-        state.advance(dt=0.3)
-        state.safety()
-        state.advance(dt=0.1)
-        state.safety()
-        state.advance(dt=2.5)
-        state.safety()
-        state.partition(dt=1.0, side=[True, True, False, False, False, True, True, True])
-        state.safety()
-        state.member_remove(dt=1.0, k=0)
-        state.safety()
-        state.partition(dt=1.0, side=[True, True, True, True, True, True, False, False])
-        state.safety()
-        state.partition(dt=0.1, side=[False, True, True, True, False, True, True, True])
-        state.safety()
-        state.crash_leader(dt=0.3, lose=None)
-        state.safety()
-        state.crash_leader(dt=0.1, lose=None)
-        state.safety()
-        state.crash_leader(dt=1.0, lose=False)
-        state.safety()
-        state.clean_links(dt=0.3)
-        state.safety()
-        state.slow_disk(dt=0.3, k=2, latency=0.0)
-        state.safety()
-        state.isolate_next_leader(dt=0.1)
-        state.safety()
-        state.partition(dt=0.3, side=[False, False, True, True, True, True, True, True])
-        state.safety()
-        state.slow_disk(dt=1.0, k=2, latency=0.01)
-        state.safety()
-        state.isolate_next_leader(dt=0.3)
-        state.safety()
-        state.crash_leader(dt=0.1, lose=None)
-        state.safety()
-        state.lose_unsynced_on_crash(on=False)
-        state.safety()
-        state.crash(dt=2.5, k=3, lose=None)
-        state.safety()
-        state.member_add(dt=1.0)
-        state.safety()
-        state.member_add(dt=0.3)
-        state.safety()
-        state.restart(dt=0.1, k=3)
-        state.safety()
-        state.restart(dt=2.5, k=6)
-        state.safety()
-        state.crash_leader(dt=2.5, lose=False)
-        state.safety()
-        state.partition(dt=1.0, side=[True, False, False, False, False, False, True, False])
-        state.safety()
-        state.restart(dt=0.3, k=0)
-        state.safety()
-        state.invoke(dt=1.0, op=Invoke('read', 'k2'))
-        state.safety()
-        state.crash_leader(dt=1.0, lose=None)
-        state.safety()
-        state.crash(dt=0.1, k=2, lose=False)
-        state.safety()
-        state.clean_links(dt=0.3)
-        state.safety()
-        state.advance(dt=0.3)
-        state.safety()
-        state.invoke(dt=0.1, op=Invoke('cas', 'k1', (2, 3)))
-        state.safety()
-        state.crash(dt=2.5, k=1, lose=None)
-        state.safety()
-        state.partition(dt=1.0, side=[True, False, True, True, False, False, False, False])
-        state.safety()
-        state.clean_links(dt=2.5)
-        state.safety()
-        state.isolate_next_leader(dt=2.5)
-        state.safety()
-        state.member_remove(dt=2.5, k=7)
-        state.safety()
+        for name, kwargs in steps:
+            getattr(state, name)(**kwargs)
+            state.safety()
     finally:
         state.teardown()  # heals, then requires liveness: the watcher caught up
 
