@@ -125,6 +125,13 @@ class PodManager:
             self.host.workers[uid] = worker
         else:
             self.status.known(uid, pod.get("status") or {})  # after a restart: what the API holds
+            if worker.finished and _meta(pod).get("deletionTimestamp") and uid not in self.removed:
+                # The worker asks for the final delete once; a kubelet that crashed before
+                # sending it lost it with its status manager's queue (seed 5355: a Succeeded
+                # pod Terminating for good). Kubernetes' status manager retries it on every
+                # sync while the pod can be deleted; a second request is idempotent.
+                self.status.delete(uid, _meta(pod).get("namespace") or "default",
+                                   _meta(pod).get("name") or "")
             changed = _semantic(worker.pod) != _semantic(pod)
             worker.update(pod)
             try:

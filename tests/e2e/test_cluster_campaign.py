@@ -121,3 +121,16 @@ def test_the_seed_whose_apiserver_was_handed_another_watchs_events_passes() -> N
         "crash", "partition", "node-partition", "dataplane", "loss", "skew", "stream-loss"))
     r = run_campaign(cfg)
     assert r.ok, summary(r)
+
+
+def test_the_seed_whose_restarted_kubelet_lost_a_final_delete_converges() -> None:
+    """Seed 5355 (600 s, every nemesis): node-1's kubelet queued the final delete of a
+    finished, Terminating StatefulSet pod at 507.8 s and crashed before it was sent; the
+    restarted kubelet found the worker already past its one DeletePod, so the pod stayed
+    Terminating for good and the StatefulSet 1/2 ready. A finished worker's deleting pod now
+    gets its delete requested again whenever the kubelet sees it (as the status manager
+    retries it while the pod can be deleted)."""
+    cfg = CampaignConfig(seed=5355, duration=600.0, nodes=4, nemesis=(
+        "crash", "partition", "node-partition", "dataplane", "loss", "skew", "stream-loss"))
+    r = run_campaign(cfg)
+    assert r.ok, summary(r)
