@@ -3,6 +3,8 @@
 ``Up`` starts ``kubetwin up --port 0`` on a data directory under a test's tmp dir, its
 output kept in files (a pipe could fill up), and waits for the kubeconfig it writes once
 the API answers (bounded). ``eventually`` polls a check until it is truthy or a deadline.
+``Kubectl`` runs one kubectl binary against an ``Up``, with HOME and the discovery cache
+under the test's tmp dir.
 
 Real time, real processes: bounded waits only, 127.0.0.1 and port 0 only; whoever starts
 an ``Up`` stops it (``stop``, or ``kill`` in a ``finally``).
@@ -10,6 +12,7 @@ an ``Up`` stops it (``stop``, or ``kill`` in a ``finally``).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,7 +23,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["BOOT_TIMEOUT", "KUBETWIN", "Up", "eventually"]
+__all__ = ["BOOT_TIMEOUT", "KUBETWIN", "Kubectl", "Up", "eventually"]
 
 KUBETWIN = [sys.executable, "-c", "import sys; from actors.cli import main; sys.exit(main())"]
 BOOT_TIMEOUT = 40.0  # seconds for `kubetwin up` to write its kubeconfig
@@ -86,3 +89,23 @@ class Up:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+class Kubectl:
+    """``binary`` (a kubectl) against ``up``, with HOME and the discovery cache under ``tmp``."""
+
+    def __init__(self, tmp: Path, up: Up, binary: str) -> None:
+        self.tmp, self.up, self.binary = tmp, up, binary
+        self.env = {**os.environ, "HOME": str(tmp)}
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [self.binary, "--kubeconfig", str(self.up.kubeconfig), "--cache-dir",
+                str(self.tmp / "kube-cache"), "--request-timeout=20s", *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=40,
+                              stdin=subprocess.DEVNULL, check=False)
+
+    def manifest(self, name: str, text: str) -> str:
+        """``text`` written to a file under ``tmp``; its path."""
+        path = self.tmp / name
+        path.write_text(text)
+        return str(path)

@@ -18,16 +18,13 @@ returns.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e._live import Up, eventually
+from tests.e2e._live import Kubectl, Up, eventually
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="needs the kubectl binary")
@@ -80,20 +77,6 @@ CREATES: list[tuple[tuple[str, ...], str]] = [
 ]
 
 
-class Kubectl:
-    """kubectl with HOME and the discovery cache under the test's tmp dir."""
-
-    def __init__(self, tmp: Path, up: Up) -> None:
-        self.tmp, self.up = tmp, up
-        self.env = {**os.environ, "HOME": str(tmp)}
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [KUBECTL or "kubectl", "--kubeconfig", str(self.up.kubeconfig), "--cache-dir",
-                str(self.tmp / "kube-cache"), "--request-timeout=20s", *args]
-        return subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=40,
-                              stdin=subprocess.DEVNULL, check=False)
-
-
 @pytest.fixture(scope="module")
 def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Every CREATES command's output, then ``kubectl get -o name`` of all the objects
@@ -102,7 +85,7 @@ def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     up = Up(tmp, "create", "--etcd-members", "1")
     try:
         up.wait_ready()
-        kubectl = Kubectl(tmp, up)
+        kubectl = Kubectl(tmp, up, KUBECTL or "kubectl")
         pki = str(up.data_dir / "pki")
         printed = {}
         for args, name in CREATES:

@@ -19,12 +19,11 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e._live import Up, eventually
+from tests.e2e._live import Kubectl, Up, eventually
 
 
 def _kubectl_120() -> str | None:
@@ -72,24 +71,7 @@ def _rows(text: str) -> dict[str, list[str]]:
     return {r[0]: r for r in rows[1:]}
 
 
-class Kubectl120:
-    def __init__(self, tmp: Path, up: Up) -> None:
-        self.tmp, self.up = tmp, up
-        self.env = {**os.environ, "HOME": str(tmp)}
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [KUBECTL or "kubectl", "--kubeconfig", str(self.up.kubeconfig), "--cache-dir",
-                str(self.tmp / "kube-cache"), "--request-timeout=20s", *args]
-        return subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=40,
-                              stdin=subprocess.DEVNULL, check=False)
-
-    def manifest(self, name: str, text: str) -> str:
-        path = self.tmp / name
-        path.write_text(text)
-        return str(path)
-
-
-def _seed(k: Kubectl120, out: Out) -> None:
+def _seed(k: Kubectl, out: Out) -> None:
     def healthy() -> subprocess.CompletedProcess[str] | None:
         cs = k("get", "componentstatus")
         return cs if all(r[1] == "Healthy" for r in _rows(cs.stdout).values()) else None
@@ -112,7 +94,7 @@ def _seed(k: Kubectl120, out: Out) -> None:
     out["events"] = eventually(scheduled, 20) or k("get", "events")
 
 
-def _manifests(k: Kubectl120, out: Out) -> None:
+def _manifests(k: Kubectl, out: Out) -> None:
     first = k.manifest("old.yaml", _deployment("old", image="nginx:1.25", replicas=2))
     second = k.manifest("old2.yaml", _deployment("old", image="nginx:1.27", replicas=3))
     typo = k.manifest("typo.yaml", _deployment("old", image="nginx", replicas=2,
@@ -135,7 +117,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Out]:
     up = Up(tmp, "kubectl120")
     try:
         up.wait_ready()
-        k = Kubectl120(tmp, up)
+        k = Kubectl(tmp, up, KUBECTL or "kubectl")
         out["version"] = k("version")
         _seed(k, out)
         _manifests(k, out)
