@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 
-from actors.api import ApiError, by_kind
+from actors.api import ApiError, by_kind, selector_from_api
 from actors.client import (
     STANDARD_INDEXERS,
     Client,
@@ -68,7 +68,18 @@ from actors.client import (
 from actors.client._store import ReadMeter
 
 from ._logic_replicaset import Expectations
-from ._plan import Action, Create, Delete, Event, ObjectRef, Patch, Plan, Update
+from ._plan import (
+    Action,
+    Create,
+    Delete,
+    Event,
+    ObjectRef,
+    Patch,
+    Plan,
+    Update,
+    labels_of,
+    namespace_of,
+)
 
 if TYPE_CHECKING:
     from runtime import Actor
@@ -84,6 +95,7 @@ __all__ = [
     "controller_key_of",
     "index_by_controller_or_orphan",
     "obj_of",
+    "owners_selecting",
     "register_controller",
 ]
 
@@ -141,6 +153,18 @@ def controller_key_of(obj: Mapping[str, Any], kind: str) -> tuple[str, str] | No
 
 
 CONTROLLER_INDEX = "controller_or_orphan"
+
+
+def owners_selecting(owners: SharedInformer, obj: Mapping[str, Any]) -> list[str]:
+    """Keys of the owners in ``obj``'s namespace (``owners`` indexed by "namespace") whose
+    non-empty ``spec.selector`` selects ``obj``'s labels (``getPodControllers`` and kin)."""
+    labels = labels_of(obj)
+    out = []
+    for owner in owners.indexer.by_index("namespace", namespace_of(obj)):
+        raw = (owner.get("spec") or {}).get("selector")
+        if raw and selector_from_api(raw).matches(labels):
+            out.append(meta_namespace_key(owner))
+    return out
 
 
 def index_by_controller_or_orphan(obj: Mapping[str, Any]) -> list[str]:

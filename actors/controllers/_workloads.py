@@ -30,10 +30,16 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from actors.api import selector_from_api
 from actors.client import SharedInformer, meta_namespace_key
 
-from ._base import CONTROLLER_INDEX, Controller, InformerSpec, index_by_controller_or_orphan, obj_of
+from ._base import (
+    CONTROLLER_INDEX,
+    Controller,
+    InformerSpec,
+    index_by_controller_or_orphan,
+    obj_of,
+    owners_selecting,
+)
 from ._plan import Action, Create, Patch, Plan, Update, labels_of, meta_of, namespace_of, uid_of
 
 __all__ = ["POD_INDEXERS", "ChainedController", "PodOwnerController"]
@@ -142,13 +148,7 @@ class PodOwnerController(PodEvents, ChainedController):
 
     def matching_owners(self, pod: Mapping[str, Any]) -> list[str]:
         """Owners of the pod's namespace whose (non-empty) selector selects it."""
-        labels = labels_of(pod)
-        out = []
-        for owner in self.owners.indexer.by_index("namespace", namespace_of(pod)):
-            raw = (owner.get("spec") or {}).get("selector")
-            if raw and selector_from_api(raw).matches(labels):
-                out.append(meta_namespace_key(owner))
-        return out
+        return owners_selecting(self.owners, pod)
 
     def owner_deleted(self, obj: Any) -> None:
         key = meta_namespace_key(obj)

@@ -20,19 +20,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.api import selector_from_api
-from actors.client import meta_namespace_key
-
 from ._base import (
     CONTROLLER_INDEX,
     Controller,
     InformerSpec,
     index_by_controller_or_orphan,
     obj_of,
+    owners_selecting,
     register_controller,
 )
 from ._logic_deployment import reconcile_deployment
-from ._plan import Plan, labels_of, meta_of, namespace_of, uid_of
+from ._plan import Plan, meta_of, namespace_of, uid_of
 
 __all__ = ["DeploymentController"]
 
@@ -61,13 +59,7 @@ class DeploymentController(Controller):
     # ---- handlers -----------------------------------------------------------------------------------
     def _matching(self, rs: Mapping[str, Any]) -> list[str]:
         """``getDeploymentsForReplicaSet``: Deployments of the namespace selecting the set."""
-        labels = labels_of(rs)
-        out = []
-        for d in self.deployments.indexer.by_index("namespace", namespace_of(rs)):
-            raw = (d.get("spec") or {}).get("selector")
-            if raw and selector_from_api(raw).matches(labels):
-                out.append(meta_namespace_key(d))
-        return out
+        return owners_selecting(self.deployments, rs)
 
     def _set_changed(self, rs: Mapping[str, Any]) -> None:
         key = self.resolve_controller(rs, "Deployment", self.deployments)
