@@ -47,6 +47,7 @@ from ._plan import (
 
 __all__ = [
     "DESIRED_REPLICAS_ANNOTATION",
+    "CleanupError",
     "RollbackError",
     "MAX_REPLICAS_ANNOTATION",
     "REVISION_ANNOTATION",
@@ -256,6 +257,12 @@ def reconcile_new_replica_set(sync: DeploymentSync, all_rss: Sequence[dict[str, 
     return sync.scale_and_record(new_rs, new_rs_new_replicas(sync.d, all_rss, new_rs))
 
 
+class CleanupError(RuntimeError):
+    """The error ``cleanupUnhealthyReplicas`` returns when an old set reports more available
+    replicas than it asks for (a status not yet caught up with a scale-down): the sync fails
+    and the key is retried with back-off, as ``syncDeployment`` returning an error is."""
+
+
 def _cleanup_unhealthy(sync: DeploymentSync, old_rss: list[dict[str, Any]], max_cleanup: int) -> int:
     """``cleanupUnhealthyReplicas``: scale old sets down by their unavailable pods first,
     oldest first, so unhealthy replicas never block a rollout (kubernetes#16737)."""
@@ -268,7 +275,7 @@ def _cleanup_unhealthy(sync: DeploymentSync, old_rss: list[dict[str, Any]], max_
             continue
         count = min(max_cleanup - total, spec_replicas - available)
         if count < 0:
-            raise AssertionError(f"when cleaning up unhealthy replicas, got invalid request to "
+            raise CleanupError(f"when cleaning up unhealthy replicas, got invalid request to "
                                  f"scale down {name_of(rs)} {spec_replicas} -> {spec_replicas - count}")
         sync.scale_and_record(rs, spec_replicas - count)
         total += count

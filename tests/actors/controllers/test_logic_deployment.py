@@ -7,6 +7,7 @@ import copy
 import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from actors.controllers import (
     resolve_fenceposts,
     rollback_deployment,
 )
+from actors.controllers._logic_rollout import CleanupError
 from actors.controllers._plan import format_time
 
 T0 = 1_700_000_000.0
@@ -254,6 +256,28 @@ def test_rolling_update_25_25_on_10_replicas_steps():
     ]
     assert c.rss[new]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     assert c.deploy["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+
+
+def test_stale_old_status_fails_the_sync_with_kubernetes_error():
+    """An old set reporting more available replicas than its spec (its status not yet caught
+    up with a scale-down) makes ``cleanupUnhealthyReplicas`` return an error: the sync fails
+    (and is retried), nothing is written."""
+    c = Cluster(deployment(10))
+    c.settle(6)
+    old = rs_named(c, "nginx:1")
+    c.set_image("nginx:2")
+    c.tick()
+    c.sync_deployment()
+    new = rs_named(c, "nginx:2")
+    assert c.sizes()[old] == 8
+    c.rss[old]["status"]["availableReplicas"] = 10  # stale: from before the scale-down
+    c.rss[new]["spec"]["replicas"] = 5  # at maxSurge: no scale-up comes first
+    c.rss[new]["status"]["availableReplicas"] = 5
+    before = copy.deepcopy(c.rss)
+    with pytest.raises(CleanupError, match=rf"when cleaning up unhealthy replicas, got invalid "
+                                           rf"request to scale down {old} 8 -> 10"):
+        reconcile_deployment(c.deploy, list(c.rss.values()), list(c.pods.values()), now=c.now)
+    assert c.rss == before
 
 
 def test_rolling_update_absolute_values():
