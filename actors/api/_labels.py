@@ -63,6 +63,7 @@ __all__ = [
     "selector_from_api",
     "selector_from_node_selector_requirements",
     "selector_from_set",
+    "set_matches",
 ]
 
 
@@ -269,6 +270,20 @@ def selector_from_set(labels: Mapping[str, str] | None) -> Selector:
     if not labels:
         return everything()
     return Selector(tuple(Requirement(k, Operator.EQUALS, (v,)) for k, v in labels.items()))
+
+
+def set_matches(selector: Mapping[str, str] | None, labels: Mapping[str, str] | None) -> bool:
+    """``selector_from_set(selector).matches(labels)`` without building the selector: every
+    key present with an equal value (an empty selector matches everything). For the hot
+    loops that test one Service's selector against many pods."""
+    if not selector:
+        return True
+    if not labels:
+        return False
+    for k, v in selector.items():
+        if labels.get(k) != v:
+            return False
+    return True
 
 
 _API_OPERATORS = {

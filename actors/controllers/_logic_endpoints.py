@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from actors.api import selector_from_set
+from actors.api import set_matches
 
 from ._logic_replicaset import is_pod_ready
 from ._plan import (
@@ -81,9 +81,10 @@ def _selects(service: Mapping[str, Any]) -> bool:
 
 
 def _selected_pods(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    selector = selector_from_set((service.get("spec") or {}).get("selector") or {})
+    selector = (service.get("spec") or {}).get("selector") or {}
     ns = namespace_of(service)
-    return [p for p in pods if namespace_of(p) == ns and selector.matches(labels_of(p))]
+    return [p for p in pods if namespace_of(p) == ns
+            and set_matches(selector, (p.get("metadata") or {}).get("labels"))]
 
 
 def _in_endpoints(pod: Mapping[str, Any], include_terminating: bool) -> bool:

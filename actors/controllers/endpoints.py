@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.api import selector_from_set
+from actors.api import set_matches
 from actors.client import LEADER_ANNOTATION, SharedInformer, meta_namespace_key
 
 from ._base import Controller, obj_of, register_controller
@@ -35,7 +35,7 @@ def services_selecting(services: SharedInformer, pod: Mapping[str, Any],
     out = []
     for svc in services.indexer.by_index("namespace", namespace_of(pod)):
         sel = (svc.get("spec") or {}).get("selector")
-        if sel and selector_from_set(sel).matches(labels):
+        if sel and set_matches(sel, labels):
             out.append(meta_namespace_key(svc))
     return out
 

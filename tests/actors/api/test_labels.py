@@ -22,6 +22,7 @@ from actors.api._labels import (
     selector_from_api,
     selector_from_node_selector_requirements,
     selector_from_set,
+    set_matches,
 )
 
 QNAME_RULE = (
@@ -433,3 +434,13 @@ def test_parser_never_crashes(text: str) -> None:
     except SelectorError:
         return
     assert parse_selector(str(sel)) == sel
+
+
+_small = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y", ""]),
+                         max_size=3)
+
+
+@given(_small, st.one_of(st.none(), _small))
+def test_set_matches_is_selector_from_set_matches(selector: dict[str, str],
+                                                  labels: dict[str, str] | None) -> None:
+    assert set_matches(selector, labels) == selector_from_set(selector).matches(labels or {})
