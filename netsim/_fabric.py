@@ -347,6 +347,11 @@ class Fabric:
         """Atomically swap a node's whole Service/NodePort rule set (iptables-restore)."""
         self.nat(node).replace_rules(rules)
 
+    def update_service_rules(self, node: str, remove_keys: list[str], add_rules: list[Rule]) -> None:
+        """Atomically replace part of a node's rule set (a partial iptables-restore): the rules
+        keyed `remove_keys` go, `add_rules` are installed, every other rule stays untouched."""
+        self.nat(node).update_rules(remove_keys, add_rules)
+
     # -- traffic -----------------------------------------------------------------------------
 
     def send(self, from_netns: str | NetNamespace, packet: Packet) -> Delivery:

@@ -14,11 +14,22 @@ then the conntrack entry is confirmed, as the kernel confirms it on the way out.
 Concurrency model: none; a plain object driven by the `Fabric`, one packet at a time.
 Randomness comes only from the `random.Random` instances handed in.
 
-Invariants: rules are immutable values, replaced as a whole set (`replace_rules`) or one at a
-time, never half-applied; a conntrack entry is reachable both by its original tuple and by its
-reply tuple, and no two entries share a reply tuple (masquerade picks another source port, as
-the kernel does on a clash); after a rule change, entries and sticky choices pointing at
-backends no longer in the rule are flushed, so new traffic reaches only current backends.
+Rule changes come whole (`replace_rules`, iptables-restore of the full table) or partial
+(`update_rules`: the rules of some keys replaced or removed, every other rule untouched, as
+kube-proxy's partial restores since `MinimizeIPTablesRestore` rewrite only the chains of the
+Services that changed). Both leave the same rule set and the same behaviour. `rules()` lists
+Service rules, then NodePort rules, each in the order their keys were installed: a key that a
+partial update adds comes last, where a whole replacement puts it where its list has it.
+Nothing depends on that order (packets are matched by VIP:port/protocol and NodePort/protocol).
+
+Invariants: rules are immutable values, replaced as a whole set (`replace_rules`), in part
+(`update_rules`) or one at a time, never half-applied (everything is validated before anything
+changes); a rule key keeps its generator for as long as it is installed; `generation` grows
+with every rule change, whoever makes it; a conntrack entry is reachable both by its original
+tuple and by its reply tuple, and no two entries share a reply tuple (masquerade picks another
+source port, as the kernel does on a clash); after a rule change, entries and sticky choices
+pointing at backends no longer in the rule are flushed, so new traffic reaches only current
+backends — and entries of rules the change did not touch stay.
 """
 
 from __future__ import annotations
@@ -124,6 +135,14 @@ def _check_rule(rule: Rule) -> None:
             raise ValueError(f"{rule.key}: bad backend {ip}:{bport}")
 
 
+def _checked(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules as a list, each validated (`ValueError` names the first bad one)."""
+    out = list(rules)
+    for rule in out:
+        _check_rule(rule)
+    return out
+
+
 def _backends(backends: Iterable[tuple[str, int]]) -> tuple[Backend, ...]:
     return tuple((str(ip), int(port)) for ip, port in backends)
 
@@ -141,6 +160,7 @@ class NatTable:
         self._sticky: dict[tuple[str, str], Backend] = {}
         self._by_orig: dict[Tuple5, ConntrackEntry] = {}
         self._by_reply: dict[Tuple5, ConntrackEntry] = {}
+        self._generation = 0
 
     # -- rules -------------------------------------------------------------------------------
 
@@ -185,8 +205,7 @@ class NatTable:
         """
         services: dict[tuple[str, int, str], ServiceRule] = {}
         nodeports: dict[tuple[int, str], NodePortRule] = {}
-        for rule in rules:
-            _check_rule(rule)
+        for rule in _checked(rules):
             if isinstance(rule, ServiceRule):
                 services[(rule.vip, rule.port, rule.protocol)] = rule
             else:
@@ -195,10 +214,51 @@ class NatTable:
         new_rngs = {k: r for k, r in self._rule_rngs.items() if k in keys}
         new_rngs.update({k: r for k, r in (rngs or {}).items() if r is not None and k in keys})
         self._services, self._nodeports, self._rule_rngs = services, nodeports, new_rngs
+        self._generation += 1
         self._flush_stale()
+
+    def update_rules(
+        self,
+        remove: Iterable[str],
+        add: Iterable[Rule],
+        *,
+        rngs: dict[str, Random | None] | None = None,
+    ) -> None:
+        """Replace part of the rule set (a partial iptables-restore), validated before any change.
+
+        The rules keyed `remove` go (unknown keys are ignored), then `add` is installed (a later
+        rule for a key wins, as in `replace_rules`); every other rule, its generator and the
+        conntrack entries and sticky choices it made stay as they are. The result is what
+        `replace_rules` would make of the current rules minus `remove` plus `add`: a key both
+        removed and added is replaced in place and keeps its generator. `rngs` as in
+        `replace_rules`.
+        """
+        added = _checked(add)
+        gone = {k for k in set(remove) - {r.key for r in added} if self._installed(k)}
+        touched = gone | {r.key for r in added}
+        if not touched:
+            return
+        for key in gone:
+            self._unset(key)
+            self._rule_rngs.pop(key, None)
+        for rule in added:
+            if isinstance(rule, ServiceRule):
+                self._services[(rule.vip, rule.port, rule.protocol)] = rule
+            else:
+                self._nodeports[(rule.node_port, rule.protocol)] = rule
+            rng = (rngs or {}).get(rule.key)
+            if rng is not None:
+                self._rule_rngs[rule.key] = rng
+        self._generation += 1
+        self._flush_stale(touched)
 
     def rules(self) -> tuple[Rule, ...]:
         return (*self._services.values(), *self._nodeports.values())
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every rule change (whole, partial or one rule), by anyone."""
+        return self._generation
 
     def add_masquerade(self, source: str, exclude: Iterable[str] = ()) -> MasqueradeRule:
         rule = MasqueradeRule(str(IPv4Network(source)), tuple(str(IPv4Network(e)) for e in exclude))
@@ -276,6 +336,24 @@ class NatTable:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _installed(self, key: str) -> Rule | None:
+        """The rule installed under a rule key (the `key` property's format), if any."""
+        kind, _, rest = key.partition(" ")
+        where, _, proto = rest.rpartition("/")
+        host, _, port = where.rpartition(":")
+        if not port.isdigit():
+            return None
+        if kind == "svc":
+            return self._services.get((host, int(port), proto))
+        return self._nodeports.get((int(port), proto)) if kind == "nodeport" and not host else None
+
+    def _unset(self, key: str) -> None:
+        rule = self._installed(key)
+        if isinstance(rule, ServiceRule):
+            del self._services[(rule.vip, rule.port, rule.protocol)]
+        elif rule is not None:
+            del self._nodeports[(rule.node_port, rule.protocol)]
+
     def _without(self, key: str) -> list[Rule]:
         return [r for r in self.rules() if r.key != key]
 
@@ -335,11 +413,20 @@ class NatTable:
         self._by_orig.pop((entry.protocol, *entry.orig_src, *entry.orig_dst), None)
         self._by_reply.pop((entry.protocol, *entry.reply_src, *entry.reply_dst), None)
 
-    def _flush_stale(self) -> None:
-        live = {r.key: set(r.backends) for r in self.rules()}
-        self._sticky = {k: b for k, b in self._sticky.items() if b in live.get(k[0], ())}
+    def _flush_stale(self, keys: Collection[str] | None = None) -> None:
+        """Forget sticky choices and conntrack entries whose backend left their rule (of the
+        rule keys `keys`, or of every rule): only what a change touched can have gone stale."""
+        if keys is None:
+            live = {r.key: set(r.backends) for r in self.rules()}
+        else:
+            live = {k: set(rule.backends if (rule := self._installed(k)) else ()) for k in keys}
+
+        def stale(rule: str, backend: Backend) -> bool:
+            return (keys is None or rule in live) and backend not in live.get(rule, ())
+
+        self._sticky = {k: b for k, b in self._sticky.items() if not stale(k[0], b)}
         for entry in list(self._by_orig.values()):
-            if entry.rule and entry.reply_src not in live.get(entry.rule, ()):
+            if entry.rule and stale(entry.rule, entry.reply_src):
                 self._drop(entry)
 
     @staticmethod

@@ -125,12 +125,18 @@ def test_client_ip_affinity_is_sticky_per_client():
     assert len(again) == 1 and gone not in again
 
 
-def test_replacing_rules_is_atomic_and_flushes_stale_conntrack():
+def client_and_two_backends():
+    """Pod A on node-1, pods B1 and B2 on node-2: the fabric, A, B1's and B2's IPs, node-1's
+    nat table."""
     fabric = cluster()
     a, _ = pod(fabric, "node-1", "A")
     _, b1 = pod(fabric, "node-2", "B1")
     _, b2 = pod(fabric, "node-2", "B2")
-    nat = fabric.nat("node-1")
+    return fabric, a, b1, b2, fabric.nat("node-1")
+
+
+def test_replacing_rules_is_atomic_and_flushes_stale_conntrack():
+    fabric, a, b1, b2, nat = client_and_two_backends()
     fabric.replace_service_rules(
         "node-1",
         [
@@ -236,3 +242,59 @@ def test_rule_validation():
     with pytest.raises(ValueError):
         nat.add_service_rule(VIP, 80, "TCP", [("not-an-ip", 8080)])
     assert nat.rules() == ()
+
+
+def test_a_partial_update_touches_only_the_rules_it_names():
+    fabric, a, b1, b2, nat = client_and_two_backends()
+    kept_rng = Random(9)
+    fabric.replace_service_rules("node-1", [ServiceRule(VIP, 80, "TCP", ((b1, 8080),)),
+                                            ServiceRule("10.96.0.11", 80, "TCP", ((b1, 8080),)),
+                                            NodePortRule(30080, "TCP", ((b1, 8080),))])
+    nat.add_service_rule(VIP, 80, "TCP", [(b1, 8080)], rng=kept_rng)
+    fabric.request(a, VIP, 80)
+    fabric.request(a, "10.96.0.11", 80)
+    (kept,) = [e for e in nat.conntrack() if e.rule == f"svc {VIP}:80/TCP"]
+    generation = nat.generation
+    fabric.update_service_rules("node-1", ["svc 10.96.0.11:80/TCP", "nodeport 30080/TCP"],
+                                [ServiceRule("10.96.0.12", 80, "TCP", ((b2, 8080),)),
+                                 NodePortRule(30080, "TCP", ((b2, 8080),))])
+    assert [r.key for r in nat.rules()] == [f"svc {VIP}:80/TCP", "svc 10.96.0.12:80/TCP",
+                                            "nodeport 30080/TCP"]  # replaced in place
+    assert nat.conntrack() == (kept,)  # the removed rule's connection is flushed, not VIP's
+    assert nat._rule_rngs == {f"svc {VIP}:80/TCP": kept_rng}
+    assert nat.generation == generation + 1
+    fabric.update_service_rules("node-1", ["svc 10.0.0.1:1/TCP"], [])  # unknown: nothing
+    assert nat.generation == generation + 1
+
+
+def test_a_partial_update_with_a_bad_rule_changes_nothing():
+    nat = NatTable(rng=Random(0))
+    nat.replace_rules([ServiceRule(VIP, 80, "TCP", (("10.244.1.2", 8080),))])
+    before, generation = nat.rules(), nat.generation
+    for bad in (ServiceRule(VIP, 81, "SCTP", ()), ServiceRule(VIP, 0, "TCP", ()),
+                ServiceRule(VIP, 82, "TCP", (("not-an-ip", 8080),))):
+        with pytest.raises(ValueError):
+            nat.update_rules([f"svc {VIP}:80/TCP"],
+                             [ServiceRule("10.96.0.12", 80, "TCP", ()), bad])
+    assert (nat.rules(), nat.generation) == (before, generation)
+
+
+def test_a_partial_update_equals_the_whole_replacement():
+    rules = [ServiceRule(VIP, 80, "TCP", (("10.244.1.2", 8080),)),
+             ServiceRule(VIP, 53, "UDP", (("10.244.1.3", 53),), "ClientIP"),
+             NodePortRule(30053, "UDP", (("10.244.1.3", 53),))]
+    partial, whole = NatTable(rng=Random(4)), NatTable(rng=Random(4))
+    partial.replace_rules(rules)
+    whole.replace_rules(rules)
+    local = [IPv4Address("192.168.49.2")]
+    for table in (partial, whole):
+        for port, proto in ((80, "TCP"), (53, "UDP")):
+            v = table.prerouting(Packet("10.244.2.9", 40000, VIP, port, proto), local)
+            table.postrouting(v, v.packet, IPv4Address("10.244.2.1"))
+    new = [ServiceRule(VIP, 53, "UDP", (("10.244.1.4", 53),), "ClientIP"),
+           ServiceRule(VIP, 80, "TCP", (("10.244.1.2", 8080), ("10.244.1.5", 8080)))]
+    partial.update_rules([f"svc {VIP}:53/UDP", "nodeport 30053/UDP"], new)
+    whole.replace_rules([new[1], new[0]])
+    assert {r.key: r for r in partial.rules()} == {r.key: r for r in whole.rules()}
+    assert partial.conntrack() == whole.conntrack() and len(partial.conntrack()) == 1
+    assert partial._sticky == whole._sticky
