@@ -1,16 +1,29 @@
 """``KubeProxy``: one per node at ``kube-proxy/<node>``, programming the node's Service NAT.
 
-What it is: the iptables proxier's control loop. Informers on Services, EndpointSlices and
-Endpoints (all namespaces, as ``system:kube-proxy``) mark the proxy dirty; a sync computes
-the node's whole rule set from the caches (``_rules.node_rules``) and swaps it in atomically
-(``Fabric.replace_service_rules``: iptables-restore of the full table). Syncs are
-rate-limited as kube-proxy's ``BoundedFrequencyRunner`` does with the iptables defaults
-(``--iptables-min-sync-period`` 1 s since kubernetes/kubernetes#92836, ``--iptables-sync-period``
-30 s): at most one per ``minSyncPeriod`` (a change after a quiet second syncs at once,
-changes within it are folded into one sync when the second is up) and at least one per
-``syncPeriod`` (30 s, the periodic resync that repairs anything that drifted). The first
-sync waits for all three informers to have synced, as kube-proxy waits for its caches. A
-node not on the network yet (its kubelet has no podCIDR) is retried every minSyncPeriod.
+What it is: the iptables proxier's control loop. Informers on Services and EndpointSlices
+(all namespaces, as ``system:kube-proxy``) — not Endpoints: kube-proxy has read only
+EndpointSlices since 1.22 — feed a ``ChangeTracker`` (``_tracker``) that marks the Services
+whose rules may have changed; a sync asks the tracker for a plan and installs it:
+
+- a **partial** sync (``MinimizeIPTablesRestore``, on by default since 1.27) recomputes the
+  marked Services only and updates just their rules (``Fabric.update_service_rules``: a
+  partial iptables-restore);
+- a **full** sync recomputes every Service (``_rules.service_rules`` over the caches) and
+  replaces the table whole (``Fabric.replace_service_rules``). As in ``syncProxyRules``, a
+  sync is full when ``needFullSync`` is set — the first sync, any sync after a failed one,
+  and when the monitor below finds the table rewritten — or when the last full sync is at
+  least ``FullSyncPeriod`` (one hour) old.
+
+Syncs are rate-limited as kube-proxy's ``BoundedFrequencyRunner`` does with the iptables
+defaults: at most one per ``minSyncPeriod`` (1 s since kubernetes/kubernetes#92836; a change
+after a quiet second syncs at once, changes within it are folded into one sync when the
+second is up) and at least one per ``FullSyncPeriod`` (the runner's maxInterval). The
+``syncPeriod`` (30 s) is the iptables monitor's: every syncPeriod it checks its canary chain
+and, if someone flushed the tables, forces a full sync (``forceSyncProxyRules``). Here the
+canary is the node's NAT table's ``generation``: a change the proxy did not make (a flush, a
+rule set by hand, a fresh table) forces the full sync that repairs it. The first sync waits
+for both informers to have synced, as kube-proxy waits for its caches. A node not on the
+network yet (its kubelet has no podCIDR) is a failed sync, retried after minSyncPeriod.
 
 Kubernetes runs kube-proxy as the ``kube-proxy`` DaemonSet; the actor stands for the process,
 and its pod is made visible as Kubernetes would show it: when a controller manager runs, the
@@ -22,12 +35,15 @@ an addon manager applying bare pods would.
 Concurrency model: an actor; informers and the pod bootstrap are spawned tasks, syncs run in
 handlers (one at a time, synchronously against the fabric).
 
-Invariants: a node's rules are only ever replaced whole; no two syncs are closer than
-minSyncPeriod; every sync reads the caches, never an event.
+Invariants: after each successful sync the node's rules are exactly what ``node_rules``
+computes from the caches (a partial sync touches only the rules of the Services it
+recomputed); no two syncs are closer than minSyncPeriod; every sync reads the caches, events
+only choose which Services it recomputes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,19 +51,30 @@ import anyio
 import msgspec
 
 from actors.api import ApiError
-from actors.client import Client, ClientActorMixin, SharedInformerFactory, TransportError
-from netsim import Fabric, NodePortRule, ServiceRule, UnknownNode
+from actors.client import (
+    Client,
+    ClientActorMixin,
+    DeletedFinalStateUnknown,
+    Indexer,
+    SharedInformerFactory,
+    TransportError,
+)
+from netsim import Fabric, NatTable, NodePortRule, ServiceRule, UnknownNode
 from runtime import Actor, Timer, handler
 
 from ._manifests import daemonset_objects, node_pod
-from ._rules import node_rules
+from ._rules import Key, slice_service
+from ._tracker import FULL_SYNC_PERIOD, ChangeTracker, SyncPlan
 
-__all__ = ["MIN_SYNC_PERIOD", "SYNC_PERIOD", "KubeProxy", "KubeProxyConfig", "ProxySync"]
+__all__ = ["FULL_SYNC_PERIOD", "MIN_SYNC_PERIOD", "SYNC_PERIOD", "KubeProxy", "KubeProxyConfig",
+           "ProxyMonitor", "ProxyStats", "ProxySync"]
 
 MIN_SYNC_PERIOD = 1.0  # iptables.minSyncPeriod default (1 s since kubernetes#92836; 0 before)
-SYNC_PERIOD = 30.0  # iptables.syncPeriod default
-KINDS = ("services", "endpointslices", "endpoints")
+SYNC_PERIOD = 30.0  # iptables.syncPeriod default: the iptables monitor's period
+KINDS = ("services", "endpointslices")
+SERVICE_INDEX = "kube-proxy:service"  # EndpointSlices by "namespace/service-name"
 RETRY = 1.0
+Obj = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,10 +87,49 @@ class KubeProxyConfig:
     pod_mode: str = ""  # "daemonset" | "pod" | "" (show nothing)
     min_sync_period: float = MIN_SYNC_PERIOD
     sync_period: float = SYNC_PERIOD
+    full_sync_period: float = FULL_SYNC_PERIOD
 
 
 class ProxySync(msgspec.Struct, frozen=True, tag="kube-proxy.sync"):
-    periodic: bool = False
+    periodic: bool = False  # the runner's maxInterval run
+
+
+class ProxyMonitor(msgspec.Struct, frozen=True, tag="kube-proxy.monitor"):
+    """The iptables monitor's tick (every syncPeriod)."""
+
+
+class ProxyStats(msgspec.Struct, frozen=True):
+    syncs: int  # successful ones
+    full_syncs: int
+    failed_syncs: int
+    last_full: bool
+    last_recomputed: int  # Services whose rules the last successful sync recomputed
+    services: int  # Services with rules installed
+
+
+def _slice_index(obj: Obj) -> list[str]:
+    key = slice_service(obj)
+    return [f"{key[0]}/{key[1]}"] if key else []
+
+
+def _unwrap(obj: Any) -> Obj:
+    return obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+
+
+class _InformerCaches:
+    """The tracker's view of the informers' stores."""
+
+    def __init__(self, services: Indexer, slices: Indexer) -> None:
+        self._services, self._slices = services, slices
+
+    def services(self) -> Iterable[Obj]:
+        return self._services.list()
+
+    def service(self, key: Key) -> Obj | None:
+        return self._services.get_by_key(f"{key[0]}/{key[1]}")
+
+    def slices(self, key: Key) -> list[Obj]:
+        return self._slices.by_index(SERVICE_INDEX, f"{key[0]}/{key[1]}")
 
 
 class KubeProxy(ClientActorMixin, Actor):
@@ -71,27 +137,50 @@ class KubeProxy(ClientActorMixin, Actor):
         self.config = config
         self.synced = False
         self.syncs = 0
+        self.full_syncs = 0
+        self.failed_syncs = 0
         self.last_sync = float("-inf")
-        self.rules: list[ServiceRule | NodePortRule] = []
+        self.last_plan: SyncPlan | None = None
+        self.tracker = ChangeTracker(node=config.node, full_sync_period=config.full_sync_period)
         self._pending: Timer | None = None
+        self._max_run: Timer | None = None
+        self._table: tuple[NatTable, int] | None = None  # the table and its generation we left
 
     def on_start(self) -> None:
         cfg = self.config
         self.client = Client(self, apiservers=list(cfg.apiservers), token=cfg.token,
                              user_agent="kube-proxy/v1.31.0 (linux/amd64) kubernetes/9edcffc")
         self.factory = SharedInformerFactory(self.client)
-        for kind in KINDS:
-            self.factory.informer_for(kind).add_event_handler(
-                on_add=lambda _o: self._changed(), on_update=lambda _o, _n: self._changed(),
-                on_delete=lambda _o: self._changed())
+        services = self.factory.informer_for("services")
+        slices = self.factory.informer_for("endpointslices")
+        slices.store.add_indexers({SERVICE_INDEX: _slice_index})
+        self._caches = _InformerCaches(services.store, slices.store)
+        for informer, changed in ((services, self.tracker.service_changed),
+                                  (slices, self.tracker.slice_changed)):
+            informer.add_event_handler(
+                on_add=lambda o, f=changed: self._changed(f(None, o)),
+                on_update=lambda o, n, f=changed: self._changed(f(o, n)),
+                on_delete=lambda o, f=changed: self._changed(f(_unwrap(o), None)))
         self.factory.start()
         self.spawn(self._wait_for_caches(), name=f"{self.name}:caches")
-        self.every(cfg.sync_period, ProxySync(periodic=True))
+        self.every(cfg.sync_period, ProxyMonitor())
         if cfg.pod_mode:
             self.spawn(self._show_pod(), name=f"{self.name}:pod")
 
     def on_stop(self) -> None:
         self.factory.shutdown()
+
+    @property
+    def rules(self) -> list[ServiceRule | NodePortRule]:
+        """The rules this proxy installed, Service by Service."""
+        return [r for rules in self.tracker.installed.values() for r in rules]
+
+    def statistics(self) -> ProxyStats:
+        plan = self.last_plan
+        return ProxyStats(syncs=self.syncs, full_syncs=self.full_syncs,
+                          failed_syncs=self.failed_syncs, last_full=bool(plan and plan.full),
+                          last_recomputed=len(plan.rules) if plan else 0,
+                          services=len(self.tracker.installed))
 
     # -- the bounded-frequency runner ---------------------------------------------------------
     async def _wait_for_caches(self) -> None:
@@ -103,7 +192,10 @@ class KubeProxy(ClientActorMixin, Actor):
             self.synced = True
             self._changed()
 
-    def _changed(self) -> None:
+    def _changed(self, marked: bool = True) -> None:
+        """Ask for a sync (``Sync()``), unless the event marked no Service."""
+        if not marked:
+            return
         if not self.synced:
             self._mark_synced()
             return
@@ -115,27 +207,51 @@ class KubeProxy(ClientActorMixin, Actor):
     @handler
     def _on_sync(self, msg: ProxySync) -> None:
         if msg.periodic:
-            if self.synced and self._pending is None:
-                self._changed()
+            self._max_run = None
+            self._changed()
             return
         self._pending = None
         self.sync()
 
-    def sync(self) -> None:
-        """Recompute and install this node's rules (``syncProxyRules``)."""
-        caches = {inf.resource: inf.store.list() for inf in self.factory.informers}
-        rules = node_rules(caches.get("services", []), caches.get("endpointslices", []),
-                           caches.get("endpoints", []), node=self.config.node)
+    @handler
+    def _on_monitor(self, _msg: ProxyMonitor) -> None:
+        if self._table is None:
+            return  # nothing installed yet: the first sync is full anyway
         try:
-            self.config.fabric.replace_service_rules(self.config.node, list(rules))
+            nat = self.config.fabric.nat(self.config.node)
         except UnknownNode:
-            # The node is not on the pod network yet: try again after minSyncPeriod.
-            self.last_sync = self.now()
-            self._pending = self.after(self.config.min_sync_period, ProxySync())
             return
-        self.rules = rules
+        if (nat, nat.generation) != self._table:
+            self.tracker.force_full()  # forceSyncProxyRules
+            self._changed()
+
+    def sync(self) -> None:
+        """Install this node's rules, partially or whole (``syncProxyRules``)."""
+        cfg = self.config
+        plan = self.tracker.plan(self._caches, now=self.now())
+        try:
+            if plan.full:
+                cfg.fabric.replace_service_rules(cfg.node, list(plan.add))
+            elif plan.remove or plan.add:
+                cfg.fabric.update_service_rules(cfg.node, list(plan.remove), list(plan.add))
+            nat = cfg.fabric.nat(cfg.node)
+        except UnknownNode:
+            # The node is not on the pod network yet: a failed sync, retried (in full) after
+            # minSyncPeriod.
+            self.tracker.failed()
+            self.failed_syncs += 1
+            self.last_sync = self.now()
+            self._pending = self.after(cfg.min_sync_period, ProxySync())
+            return
+        self.tracker.committed(plan, now=self.now())
+        self._table = (nat, nat.generation)
+        self.last_plan = plan
         self.syncs += 1
+        self.full_syncs += plan.full
         self.last_sync = self.now()
+        if self._max_run is not None:
+            self._max_run.cancel()
+        self._max_run = self.after(cfg.full_sync_period, ProxySync(periodic=True))
 
     # -- the pod that shows kube-proxy ---------------------------------------------------------
     async def _show_pod(self) -> None:
