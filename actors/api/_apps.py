@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ._core_other import PersistentVolumeClaim
 from ._core_pod import PodTemplateSpec
-from ._meta import LabelSelector, Obj, ObjectMeta, TopLevel
+from ._meta import LabelSelector, Obj, ObjectMeta, TopLevel, time_field
 
 __all__ = [
     "ControllerRevision",
@@ -74,8 +74,8 @@ class DeploymentSpec(Obj, kw_only=True):
 class DeploymentCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_update_time: str | None = None
-    last_transition_time: str | None = None
+    last_update_time: str | None = time_field()
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 
@@ -111,7 +111,7 @@ class ReplicaSetSpec(Obj, kw_only=True):
 class ReplicaSetCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_transition_time: str | None = None
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 
@@ -156,7 +156,7 @@ class DaemonSetSpec(Obj, kw_only=True):
 class DaemonSetCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_transition_time: str | None = None
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 
@@ -220,7 +220,7 @@ class StatefulSetSpec(Obj, kw_only=True):
 class StatefulSetCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_transition_time: str | None = None
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 

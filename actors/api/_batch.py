@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ._core_pod import PodTemplateSpec
-from ._meta import LabelSelector, Obj, ObjectMeta, ObjectReference, TopLevel
+from ._meta import LabelSelector, Obj, ObjectMeta, ObjectReference, TopLevel, time_field
 
 __all__ = [
     "CronJob",
@@ -54,8 +54,8 @@ class JobSpec(Obj, kw_only=True):
 class JobCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_probe_time: str | None = None
-    last_transition_time: str | None = None
+    last_probe_time: str | None = time_field()
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 

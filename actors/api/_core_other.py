@@ -28,6 +28,7 @@ from ._meta import (
     ResourceList,
     TopLevel,
     normalize_resources,
+    time_field,
 )
 
 __all__ = [
@@ -105,8 +106,8 @@ class NodeSpec(Obj, kw_only=True):
 class NodeCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_heartbeat_time: str | None = None
-    last_transition_time: str | None = None
+    last_heartbeat_time: str | None = time_field()
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 
@@ -294,11 +295,11 @@ class Event(TopLevel, tag="Event", kw_only=True):
     reason: str | None = None
     message: str | None = None
     source: EventSource | None = None
-    first_timestamp: str | None = None
-    last_timestamp: str | None = None
+    first_timestamp: str | None = time_field()
+    last_timestamp: str | None = time_field()
     count: int | None = None
     type: str | None = None
-    event_time: str | None = None
+    event_time: str | None = time_field()
     series: EventSeries | None = None
     action: str | None = None
     related: ObjectReference | None = None
@@ -439,7 +440,7 @@ class ReplicationControllerSpec(Obj, kw_only=True):
 class ReplicationControllerCondition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
-    last_transition_time: str | None = None
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 

@@ -26,6 +26,7 @@ from ._meta import (
     ResourceList,
     TopLevel,
     normalize_resources,
+    time_field,
 )
 
 __all__ = [
@@ -458,7 +459,7 @@ class ContainerStateWaiting(Obj, kw_only=True):
 
 
 class ContainerStateRunning(Obj, kw_only=True):
-    started_at: str | None = None
+    started_at: str | None = time_field()
 
 
 class ContainerStateTerminated(Obj, kw_only=True):
@@ -466,8 +467,8 @@ class ContainerStateTerminated(Obj, kw_only=True):
     signal: int | None = None
     reason: str | None = None
     message: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
+    started_at: str | None = time_field()
+    finished_at: str | None = time_field()
     container_id: str | None = msgspec.field(default=None, name="containerID")
 
 
@@ -499,8 +500,8 @@ class PodCondition(Obj, kw_only=True):
     type: str | None = None
     observed_generation: int | None = None
     status: str | None = None
-    last_probe_time: str | None = None
-    last_transition_time: str | None = None
+    last_probe_time: str | None = time_field()
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 

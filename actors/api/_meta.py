@@ -47,6 +47,19 @@ __all__ = [
 ResourceList = dict[str, str | int | float]
 
 
+def _no_time() -> None:
+    return None
+
+
+def time_field() -> Any:
+    """A ``metav1.Time`` held by value (not a pointer): Go's ``omitempty`` does not omit a
+    struct, so an unset time is written as ``null`` (``creationTimestamp: null`` in a pod
+    template, ``lastProbeTime: null`` in a pod condition). msgspec's ``omit_defaults`` cannot
+    compare a ``default_factory`` other than an empty collection, so such a field is always
+    written."""
+    return msgspec.field(default_factory=_no_time)
+
+
 class Obj(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel", frozen=True,
           gc=False):
     """Base of every nested API struct (each subclass repeats ``kw_only=True``: msgspec
@@ -109,7 +122,7 @@ class ObjectMeta(Obj, kw_only=True):
     uid: str | None = None
     resource_version: str | None = None
     generation: int | None = None
-    creation_timestamp: str | None = None
+    creation_timestamp: str | None = time_field()
     deletion_timestamp: str | None = None
     deletion_grace_period_seconds: int | None = None
     labels: dict[str, str] | None = None
@@ -144,7 +157,7 @@ class Condition(Obj, kw_only=True):
     type: str | None = None
     status: str | None = None
     observed_generation: int | None = None
-    last_transition_time: str | None = None
+    last_transition_time: str | None = time_field()
     reason: str | None = None
     message: str | None = None
 

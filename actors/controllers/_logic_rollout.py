@@ -47,7 +47,6 @@ from ._plan import (
 
 __all__ = [
     "DESIRED_REPLICAS_ANNOTATION",
-    "CleanupError",
     "RollbackError",
     "MAX_REPLICAS_ANNOTATION",
     "REVISION_ANNOTATION",

@@ -49,7 +49,7 @@ DEPLOYMENT_AS_KUBECTL_SHOWS = {
         "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
                      "type": "RollingUpdate"},
         "template": {
-            "metadata": {"labels": {"app": "web"}},
+            "metadata": {"creationTimestamp": None, "labels": {"app": "web"}},
             "spec": {
                 "containers": [{"image": "nginx:1.25", "imagePullPolicy": "IfNotPresent",
                                 "name": "nginx",
@@ -67,7 +67,12 @@ DEPLOYMENT_AS_KUBECTL_SHOWS = {
 
 
 def _defaulted(manifest: dict) -> dict:
-    return to_dict(default(from_dict(manifest, manifest["kind"])))
+    """Decoded and defaulted; the object's own creationTimestamp (null until the apiserver
+    stamps it on create) left out, as kubectl shows a stored object's."""
+    out = to_dict(default(from_dict(manifest, manifest["kind"])))
+    if "metadata" in out:
+        assert out["metadata"].pop("creationTimestamp") is None
+    return out
 
 
 def test_minimal_pod_matches_kubectl_get() -> None:

@@ -43,7 +43,8 @@ def test_registry_and_round_trip():
                               "conditions": [{"type": "DisruptionAllowed", "status": "False",
                                               "observedGeneration": 2, "lastTransitionTime": T,
                                               "reason": "InsufficientPods", "message": ""}]}}
-    assert to_dict(from_dict(full, "pdb")) == full
+    assert to_dict(from_dict(full, "pdb")) == {  # an unset creationTimestamp is written null
+        **full, "metadata": {**full["metadata"], "creationTimestamp": None}}
     assert errors(full) == []
 
 
