@@ -60,6 +60,7 @@ from netsim._nat import (
     NatTable,
     NodePortRule,
     ServiceRule,
+    canonical_ipv4,
 )
 from netsim._packet import ICMP, TCP, UDP, Delivery, Hop, Packet, hop_label, path_str
 from netsim._plugins import (
@@ -114,6 +115,7 @@ __all__ = [
     "NetsimError",
     "Node",
     "NodePortRule",
+    "canonical_ipv4",
     "Packet",
     "Plugin",
     "PluginContext",

@@ -34,6 +34,7 @@ backends — and entries of rules the change did not touch stay.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable
 from ipaddress import IPv4Address, IPv4Network
 from random import Random
@@ -128,11 +129,24 @@ def _check_rule(rule: Rule) -> None:
     port = rule.port if isinstance(rule, ServiceRule) else rule.node_port
     if not 0 < port <= 65535:
         raise ValueError(f"{rule.key}: port out of range")
-    if isinstance(rule, ServiceRule):
-        IPv4Address(rule.vip)
+    if isinstance(rule, ServiceRule) and canonical_ipv4(rule.vip) is None:
+        IPv4Address(rule.vip)  # raises, with ipaddress' message
     for ip, bport in rule.backends:
-        if str(IPv4Address(ip)) != ip or not 0 < bport <= 65535:
+        text = canonical_ipv4(ip)
+        if text is None:
+            IPv4Address(ip)  # raises, with ipaddress' message
+        if text != ip or not 0 < bport <= 65535:
             raise ValueError(f"{rule.key}: bad backend {ip}:{bport}")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def canonical_ipv4(text: str) -> str | None:
+    """``str(IPv4Address(text))``, or None when ``text`` is no IPv4 address. Cached: every
+    node's kube-proxy checks the same pod addresses at every sync."""
+    try:
+        return str(IPv4Address(text))
+    except ValueError:
+        return None
 
 
 def _checked(rules: Iterable[Rule]) -> list[Rule]:

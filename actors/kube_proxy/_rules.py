@@ -34,10 +34,9 @@ recomputed alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from ipaddress import IPv4Address
 from typing import Any
 
-from netsim import CLIENT_IP, TCP, UDP, NodePortRule, ServiceRule
+from netsim import CLIENT_IP, TCP, UDP, NodePortRule, ServiceRule, canonical_ipv4
 
 __all__ = [
     "SERVICE_NAME_LABEL",
@@ -120,12 +119,9 @@ def port_backends(port: Obj, slices: list[Obj] | None) -> Backends:
 def _valid(rule: ServiceRule | NodePortRule) -> bool:
     """What netsim would refuse (and the apiserver should not let through) is left out."""
     port = rule.port if isinstance(rule, ServiceRule) else rule.node_port
-    try:
-        if isinstance(rule, ServiceRule):
-            IPv4Address(rule.vip)
-        for ip, _ in rule.backends:
-            IPv4Address(ip)
-    except ValueError:
+    if isinstance(rule, ServiceRule) and canonical_ipv4(rule.vip) is None:
+        return False
+    if any(canonical_ipv4(ip) is None for ip, _ in rule.backends):
         return False
     return 0 < port <= 65535 and all(0 < p <= 65535 for _, p in rule.backends)
 
