@@ -48,7 +48,13 @@ from actors.api import ApiError, lookup
 
 from ._ratelimit import Backoff
 from ._rest import TransportError, WatchStream
-from ._store import DeletedFinalStateUnknown, Indexer, IndexFunc, meta_namespace_key
+from ._store import (
+    DeletedFinalStateUnknown,
+    Indexer,
+    IndexFunc,
+    meta_namespace_key,
+    mutation_detector_enabled,
+)
 
 if TYPE_CHECKING:
 
@@ -282,6 +288,8 @@ class SharedInformer:
         self.field_selector = field_selector
         self.resync_period = resync_period
         self.indexer = Indexer(indexers)
+        if mutation_detector_enabled():
+            self.indexer.detect_mutations()
         self._actor = client.actor
         self._loop = client.actor.system.loop
         self.reflector = Reflector(client, self.resource, self, namespace=namespace,

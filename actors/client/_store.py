@@ -16,8 +16,12 @@ handlers and tasks, one at a time; nothing here awaits.
 Invariants:
 - **Objects are treated as immutable.** The store never mutates an object, and nobody may
   mutate an object read from it (handlers, listers and reconcilers all share the same dict):
-  copy it and change the copy, as with client-go's ``DeepCopy``. ``check_unmutated`` is a
-  cheap test aid that verifies nothing changed an object behind the store's back.
+  copy it and change the copy, as with client-go's ``DeepCopy``. With the mutation detector
+  on (``detect_mutations``; every informer turns it on when ``KUBE_CACHE_MUTATION_DETECTOR``
+  is true, client-go's switch, and the test suite sets it) the store fingerprints each object
+  it takes and checks the fingerprint when the object is replaced or deleted, and
+  ``check_unmutated`` checks them all: a mutation is an ``InvariantViolation``, which stops
+  the simulation.
 - For every index, ``by_index(name, v)`` is exactly the set of stored objects whose index
   function yields ``v``; updating or deleting an object keeps it so.
 - Iteration order is insertion order (dicts, never sets), so runs are deterministic.
@@ -26,17 +30,22 @@ Invariants:
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
 
+from runtime import InvariantViolation
+
 __all__ = [
     "LABEL_INDEX",
+    "MUTATION_DETECTOR_ENV",
     "NAMESPACE_INDEX",
     "NODE_NAME_INDEX",
     "OWNER_UID_INDEX",
     "STANDARD_INDEXERS",
+    "mutation_detector_enabled",
     "DeletedFinalStateUnknown",
     "IndexFunc",
     "Indexer",
@@ -156,10 +165,12 @@ class Indexer:
         """Insert or replace the object under its key (add and update are the same operation)."""
         key = meta_namespace_key(obj)
         old = self._items.get(key)
+        if self._fingerprints is not None:
+            if old is not None:
+                self._check(key, old)
+            self._fingerprints[key] = _fingerprint(obj)
         self._items[key] = obj
         self._reindex(key, old, obj)
-        if self._fingerprints is not None:
-            self._fingerprints[key] = _fingerprint(obj)
 
     update = add
 
@@ -169,10 +180,14 @@ class Indexer:
         if old is not None:
             self._reindex(key, old, None)
         if self._fingerprints is not None:
+            if old is not None:
+                self._check(key, old)
             self._fingerprints.pop(key, None)
 
     def replace(self, objs: Iterable[Mapping[str, Any]], resource_version: str = "") -> None:
         """Make the store hold exactly ``objs`` (a fresh list from the apiserver)."""
+        if self._fingerprints is not None:
+            self.check_unmutated()
         self._items = {}
         self._indices = {n: {} for n in self._indexers}
         if self._fingerprints is not None:
@@ -238,12 +253,17 @@ class Indexer:
         self._fingerprints = {k: _fingerprint(o) for k, o in self._items.items()}
 
     def check_unmutated(self) -> None:
-        """Raise ``AssertionError`` naming the first stored object someone mutated."""
+        """Raise ``InvariantViolation`` naming the first stored object someone mutated."""
         if self._fingerprints is None:
             raise RuntimeError("call detect_mutations() first")
         for key, obj in self._items.items():
-            if _fingerprint(obj) != self._fingerprints.get(key):
-                raise AssertionError(f"cached object {key!r} was mutated in place")
+            self._check(key, obj)
+
+    def _check(self, key: str, obj: Mapping[str, Any]) -> None:
+        assert self._fingerprints is not None
+        if _fingerprint(obj) != self._fingerprints.get(key):
+            raise InvariantViolation(f"cached object {key!r} was mutated in place (the "
+                                     "informer's objects are shared: copy before changing)")
 
     # ---- internals -----------------------------------------------------------------------
     def _index(self, name: str) -> dict[str, dict[str, None]]:
@@ -279,6 +299,14 @@ class Indexer:
 Store = Indexer
 
 _ENC = msgspec.json.Encoder(order="deterministic")
+
+MUTATION_DETECTOR_ENV = "KUBE_CACHE_MUTATION_DETECTOR"
+
+
+def mutation_detector_enabled() -> bool:
+    """Whether ``KUBE_CACHE_MUTATION_DETECTOR`` is true (Go's ``strconv.ParseBool`` spellings,
+    as client-go reads it). It adds checks only: a run's trajectory is the same either way."""
+    return os.environ.get(MUTATION_DETECTOR_ENV, "") in ("1", "t", "T", "true", "TRUE", "True")
 
 
 def _fingerprint(obj: Mapping[str, Any]) -> bytes:

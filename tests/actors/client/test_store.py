@@ -12,6 +12,7 @@ from actors.client import (
     meta_namespace_key,
     split_key,
 )
+from runtime import InvariantViolation
 from tests.actors.client._harness import pod
 
 
@@ -98,5 +99,25 @@ def test_store_never_mutates_and_detects_mutation_by_others():
     s.check_unmutated()
     assert s.get_by_key("default/a") is p  # the same object, shared, never copied or changed
     s.get_by_key("default/a")["metadata"]["labels"]["app"] = "evil"
-    with pytest.raises(AssertionError, match="default/a"):
+    with pytest.raises(InvariantViolation, match="default/a"):
         s.check_unmutated()
+
+
+def test_mutation_is_caught_when_the_mutated_object_is_replaced_or_deleted():
+    for replace in (lambda s: s.update(pod("a", labels={"app": "v2"})),
+                    lambda s: s.delete("default/a"),
+                    lambda s: s.replace([pod("a")])):
+        s = Indexer()
+        s.detect_mutations()
+        s.add(pod("a", labels={"app": "web"}))
+        s.get_by_key("default/a")["metadata"]["labels"]["app"] = "evil"
+        with pytest.raises(InvariantViolation, match="default/a"):
+            replace(s)
+
+
+def test_informers_detect_mutations_when_the_environment_asks(monkeypatch):
+    from actors.client._store import mutation_detector_enabled
+    monkeypatch.setenv("KUBE_CACHE_MUTATION_DETECTOR", "false")
+    assert not mutation_detector_enabled()
+    monkeypatch.setenv("KUBE_CACHE_MUTATION_DETECTOR", "true")
+    assert mutation_detector_enabled()
