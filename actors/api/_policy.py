@@ -77,7 +77,9 @@ class PriorityClass(TopLevel, tag="PriorityClass", kw_only=True):
     API_VERSION: ClassVar[str] = "scheduling.k8s.io/v1"
 
     metadata: ObjectMeta | None = None
-    value: int = 0
+    # int32 ``json:"value"`` (no omitempty): written even when 0. msgspec's omit_defaults
+    # never omits a default_factory other than an empty collection.
+    value: int = msgspec.field(default_factory=int)
     global_default: bool | None = None
     description: str | None = None
     preemption_policy: str | None = None  # PreemptLowerPriority | Never

@@ -469,9 +469,11 @@ def test_every_kind_round_trips_empty_and_lists_encode_items() -> None:
         obj = ri.type()
         assert decode(encode(obj), ri.type) == obj
         # An empty object is its kind and version (an empty Event also has its three
-        # times, null: metav1.Time and MicroTime held by value).
+        # times, null: metav1.Time and MicroTime held by value; a PriorityClass its value).
         times = ({"eventTime": None, "firstTimestamp": None, "lastTimestamp": None}
                  if ri.kind == "Event" and ri.group == "" else {})
+        if ri.kind == "PriorityClass":
+            times = {"value": 0}  # int32 json:"value", no omitempty
         assert to_dict(obj) == {"kind": ri.kind, "apiVersion": ri.api_version, **times}
     lst = api.make_list(Pod, [], resource_version="7")
     assert json.loads(encode(lst)) == {"kind": "PodList", "apiVersion": "v1",

@@ -59,3 +59,7 @@ def test_priority_class_resolves_and_system_names_are_reserved():
             c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                       "metadata": {"name": "system-mine"}, "value": 5})
         assert e.value.code == 422
+        # value is int32 json:"value" (no omitempty): a class of value 0 shows it.
+        zero = c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                         "metadata": {"name": "zero"}})
+        assert zero["value"] == 0 and c.get("priorityclasses", "zero")["value"] == 0
