@@ -110,10 +110,15 @@ def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0
     t0 = time.perf_counter()
     # A simulation this size holds millions of long-lived objects that the cyclic GC would
     # traverse again and again (a quarter of the wall time at 300 nodes) while finding
-    # nothing to free: collect rarely, and never look at what the build made again.
+    # nothing to free: collect rarely during the build, never look at what it made again,
+    # and run the load without the cyclic collector (reference counting still frees
+    # everything acyclic). Measured at 1,000 nodes: 8.7 % less CPU, the same peak RSS to
+    # the MiB (3,051) — the load makes no cyclic garbage worth collecting; the peak RSS
+    # reported would show it if it did.
     gc.set_threshold(200_000, 50, 100)
     with simulate(spec, seed=seed, ready_timeout=600.0) as cluster:
         gc.freeze()
+        gc.disable()
         built = time.perf_counter() - t0
         left, i = pods, 0
         while left > 0:
@@ -132,12 +137,15 @@ def run(nodes: int, per_node: int, *, timeout: float, poll: float, seed: int = 0
         wall = time.perf_counter() - t0
         events = _events(cluster)
         virtual = cluster.now
+    gc.enable()
+    gc.unfreeze()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"nodes": nodes, "pods": pods, "wall_s": round(wall, 2), "build_s": round(built, 2),
             "virtual_s": round(virtual, 1), "peak_rss_mib": round(rss, 1),
             "events": events, "events_per_s": round(events / wall, 1), "steady": steady,
             "ready_pods": ready_pods, "ready_nodes": ready_nodes, "kube_api_qps": qps,
-            "sync_cost_us": sync_cost_us, "etcd_snapshot_count": ETCD_SNAPSHOT_COUNT}
+            "sync_cost_us": sync_cost_us, "etcd_snapshot_count": ETCD_SNAPSHOT_COUNT,
+            "cyclic_gc_during_load": False}
 
 
 def _plot(runs: list[dict[str, Any]], directory: str) -> str | None:
