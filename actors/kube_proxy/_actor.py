@@ -151,9 +151,12 @@ class KubeProxy(ClientActorMixin, Actor):
         self.client = Client(self, apiservers=list(cfg.apiservers), token=cfg.token,
                              user_agent="kube-proxy/v1.31.0 (linux/amd64) kubernetes/9edcffc")
         self.factory = SharedInformerFactory(self.client)
-        services = self.factory.informer_for("services")
-        slices = self.factory.informer_for("endpointslices")
-        slices.store.add_indexers({SERVICE_INDEX: _slice_index})
+        # Only the index a sync reads: every node's proxy takes every Service and slice
+        # update, and each standard index (namespace, node, owner, labels) would be
+        # recomputed for each of them on every node.
+        services = self.factory.informer_for("services", indexers={})
+        slices = self.factory.informer_for("endpointslices",
+                                           indexers={SERVICE_INDEX: _slice_index})
         self._caches = _InformerCaches(services.store, slices.store)
         for informer, changed in ((services, self.tracker.service_changed),
                                   (slices, self.tracker.slice_changed)):
