@@ -19,6 +19,8 @@ from ._logic_gc import *  # noqa: F403
 from ._logic_gc import __all__ as _gc_all
 from ._logic_job import *  # noqa: F403
 from ._logic_job import __all__ as _job_all
+from ._logic_mirroring import *  # noqa: F403
+from ._logic_mirroring import __all__ as _mirroring_all
 from ._logic_namespace import *  # noqa: F403
 from ._logic_namespace import __all__ as _namespace_all
 from ._logic_nodeipam import *  # noqa: F403
@@ -42,7 +44,7 @@ from ._plan import __all__ as _plan_all
 
 __all__ = sorted({*_plan_all, *_replicaset_all, *_rollout_all, *_deployment_all, *_daemonset_all,
                   *_job_all, *_statefulset_all,
-                  *_endpoints_all, *_nodelifecycle_all,
+                  *_endpoints_all, *_mirroring_all, *_nodelifecycle_all,
                   *_gc_all, *_namespace_all, *_pv_all,
                   *_nodeipam_all, *_serviceaccount_all, *_disruption_all,
                   *_cronjob_all, *_resourcequota_all})

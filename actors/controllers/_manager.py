@@ -57,6 +57,7 @@ from actors.controllers import (  # noqa: F401
     disruption,
     endpoints,
     endpointslice,
+    endpointslicemirroring,
     garbagecollector,
     job,
     namespace,

@@ -22,7 +22,7 @@ EXPECTED = {
     "monitor_node_health", "name_of", "namespace_of", "new_controller_ref", "new_rs_new_replicas",
     "node_should_run_daemon_pod", "parse_indexes", "parse_time", "pod_from_template", "pod_ordinal",
     "pods_to_delete", "provision_claim", "rank_pods_for_deletion", "reconcile_claim", "reconcile_daemonset",
-    "reconcile_deployment", "reconcile_endpoint_slices", "reconcile_endpoints", "reconcile_job",
+    "reconcile_deployment", "reconcile_endpoint_slices", "reconcile_endpoints", "reconcile_job", "reconcile_mirrored_slices",
     "reconcile_namespace", "reconcile_node_condition_taints", "reconcile_replicaset",
     "reconcile_replication_controller", "reconcile_root_ca_configmap", "reconcile_service_accounts",
     "reconcile_statefulset", "reconcile_taint_eviction", "reconcile_ttl_after_finished", "reconcile_volume",
