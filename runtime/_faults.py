@@ -6,6 +6,7 @@ a failing run can print it, and the same schedule replays the same run.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -138,11 +139,15 @@ class Nemesis:
         self.applied: list[TimedFault] = []
 
     def start(self) -> None:
+        # One timer per instant, applying that instant's faults in schedule order: the
+        # loop's timer heap does not keep insertion order among equal deadlines, and
+        # order matters (a Heal then a Partition at the same instant is a partition).
         loop = self.system.loop
         t0 = loop.time()
-        for ev in self.schedule.events:
-            loop.call_at(t0 + ev.at, self._apply, ev)
+        for at, group in itertools.groupby(self.schedule.events, key=lambda e: e.at):
+            loop.call_at(t0 + at, self._apply, tuple(group))
 
-    def _apply(self, ev: TimedFault) -> None:
-        apply_fault(self.system, ev.fault)
-        self.applied.append(ev)
+    def _apply(self, events: tuple[TimedFault, ...]) -> None:
+        for ev in events:
+            apply_fault(self.system, ev.fault)
+            self.applied.append(ev)

@@ -86,3 +86,23 @@ def test_generated_schedules_run_and_end_healed(data):
             sim.tell(n, Ping(1))
         sim.run_until_idle()
         assert all(sim.actor(n).seen for n in names)
+
+
+def test_faults_at_the_same_instant_apply_in_schedule_order():
+    """The loop's timer heap does not keep insertion order among equal deadlines; the
+    nemesis must (a Heal then a Partition at one instant is a partition, as the etcd
+    campaign's partitions are scheduled)."""
+    names = ["a", "b", "c"]
+    for last in (Partition(groups=(("a",), ("b", "c"))), Heal()):
+        events = []
+        for i in range(12):
+            events.append(TimedFault(1.0, Heal() if i % 2 else Partition(groups=(("a",), ("b", "c")))))
+        events.append(TimedFault(1.0, last))
+        sched = FaultSchedule(tuple(events))
+        with Simulation(seed=9) as sim:
+            for n in names:
+                sim.spawn(n, Recorder)
+            nem = sim.nemesis(sched)
+            sim.advance(2)
+            assert nem.applied == list(sched.events)
+            assert sim.system.network.perfect == isinstance(last, Heal)
