@@ -11,8 +11,11 @@ addresses are repacked into subsets sharing a port set. At most 1000 addresses a
 annotated ``endpoints.kubernetes.io/over-capacity: truncated``.
 ``reconcile_endpoint_slices(service, pods, slices, nodes, *, now)`` keeps the Service's
 ``discovery.k8s.io/v1`` EndpointSlices (at most 100 endpoints each, one group per resolved
-port set, with ready/serving/terminating conditions, nodeName and zone), updating slices in
-place before creating new ones, with a placeholder slice when nothing is selected.
+port set, with ready/serving/terminating conditions, nodeName and zone), filling existing
+slices before creating new ones, with a placeholder slice when nothing is selected. As the
+reconciler's ``finalize``: a slice that would be deleted while another is created is updated
+into it instead (so the placeholder becomes the first real slice, keeping its name), and the
+writes go creates, then updates, then deletes.
 
 Concurrency model: none; pure functions.
 
@@ -347,6 +350,8 @@ def reconcile_endpoint_slices(service: Mapping[str, Any], pods: Iterable[Mapping
                    and labels_of(s).get(SERVICE_NAME_LABEL) == name_of(service)
                    and labels_of(s).get(MANAGED_BY_LABEL) == MANAGED_BY), key=name_of)
     keep_placeholder = not desired
+    updates: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
+    deletes: list[Mapping[str, Any]] = []
     for s in mine:
         key = tuple(_port_key(p) for p in sorted(s.get("ports") or [], key=_port_key))
         want = {_ep_key(e): e for e in desired[key][1]} if key in desired else {}
@@ -358,7 +363,7 @@ def reconcile_endpoint_slices(service: Mapping[str, Any], pods: Iterable[Mapping
             kept += desired[key][1][:room]
             desired[key] = (desired[key][0], desired[key][1][room:])
         if not kept and not keep_placeholder:
-            b.delete(ObjectRef.of(s, api_version="discovery.k8s.io/v1", kind="EndpointSlice"))
+            deletes.append(s)
             continue
         keep_placeholder = False
         updated = {**deep_copy(dict(s)), "endpoints": kept,
@@ -366,11 +371,26 @@ def reconcile_endpoint_slices(service: Mapping[str, Any], pods: Iterable[Mapping
         if not kept and not desired:
             updated["ports"] = []
         if updated != s:
-            b.update(ObjectRef.of(s, api_version="discovery.k8s.io/v1", kind="EndpointSlice"), updated)
-    ref = ObjectRef(api_version="discovery.k8s.io/v1", kind="EndpointSlice", namespace=namespace_of(service))
-    for ports, endpoints in desired.values():
-        for i in range(0, len(endpoints), max_per_slice):
-            b.create(ref, _new_slice(service, address_type, ports, endpoints[i:i + max_per_slice]))
+            updates.append((s, updated))
+    creates = [_new_slice(service, address_type, ports, endpoints[i:i + max_per_slice])
+               for ports, endpoints in desired.values()
+               for i in range(0, len(endpoints), max_per_slice)]
     if keep_placeholder:
-        b.create(ref, _new_slice(service, address_type, [], []))
+        creates.append(_new_slice(service, address_type, [], []))
+    # finalize: a slice that would be deleted while another is created is updated into it
+    # instead (same address type: every slice here has the Service's), the last create
+    # taking the first such slice's name.
+    while deletes and creates:
+        old, body = deletes.pop(0), creates.pop()
+        updates.append((old, {**body, "metadata": {
+            **deep_copy(dict(meta_of(old))), "labels": body["metadata"]["labels"]}}))
+    ref = ObjectRef(api_version="discovery.k8s.io/v1", kind="EndpointSlice", namespace=namespace_of(service))
+    # Kubernetes' order: creates, then updates, then deletes — never a moment with fewer
+    # endpoints published than before or after.
+    for body in creates:
+        b.create(ref, body)
+    for old, updated in updates:
+        b.update(ObjectRef.of(old, api_version="discovery.k8s.io/v1", kind="EndpointSlice"), updated)
+    for old in deletes:
+        b.delete(ObjectRef.of(old, api_version="discovery.k8s.io/v1", kind="EndpointSlice"))
     return b.build()

@@ -8,7 +8,10 @@ slice managed by this controller enqueues its Service (someone else's edit is un
 whose zone label changes enqueues every Service with endpoints on it (simplified: all
 Services). ``plan(key)`` hands the logic the Service, the namespace's pods, the Service's
 slices and the nodes. A deleted Service's slices carry its controller reference and go with
-it through the garbage collector, as in Kubernetes.
+it through the garbage collector, as in Kubernetes. The controller remembers what it wrote
+(``_slicetracker``, Kubernetes' ``EndpointSliceTracker``): a sync whose slice cache does not
+yet show its own last writes is retried with back-off rather than planned from that cache,
+which would create a second slice for the same endpoints (and delete it once both showed up).
 
 Concurrency model: the manager's actor; 5 workers (``--concurrent-service-endpoint-syncs``).
 Invariants: see ``_base``.
@@ -19,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from actors.client import Result
+
 from ._base import InformerSpec, obj_of, register_controller
 from ._logic_endpoints import (
     MANAGED_BY,
@@ -27,7 +32,8 @@ from ._logic_endpoints import (
     ZONE_LABEL,
     reconcile_endpoint_slices,
 )
-from ._plan import Plan, labels_of, meta_of, namespace_of
+from ._plan import Action, Delete, Plan, labels_of, meta_of, namespace_of, uid_of
+from ._slicetracker import SliceTracker
 from .endpoints import PodServiceHandlers
 
 __all__ = ["EndpointSliceController"]
@@ -41,6 +47,11 @@ def _index_by_service(obj: Mapping[str, Any]) -> list[str]:
     if not name or labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
         return []
     return [f"{namespace_of(obj)}/{name}"]
+
+
+def _service_key(obj: Mapping[str, Any]) -> str | None:
+    keys = _index_by_service(obj)
+    return keys[0] if keys else None
 
 
 @register_controller
@@ -57,14 +68,41 @@ class EndpointSliceController(PodServiceHandlers):
         self.nodes = self.informer("nodes")
         self.handle(self.services)
         self.watch_pods(self.pods)
-        self.slices.add_event_handler(on_add=self._slice_changed,
-                                      on_update=lambda _old, new: self._slice_changed(new),
-                                      on_delete=lambda obj: self._slice_changed(obj_of(obj)))
+        self.tracker = SliceTracker(_service_key)
+        self.slices.add_event_handler(on_add=self._slice_changed, on_update=self._slice_updated,
+                                      on_delete=self._slice_deleted)
         self.nodes.add_event_handler(on_update=self._node_updated)
 
     def _slice_changed(self, s: Mapping[str, Any]) -> None:
         for key in _index_by_service(s):
             self.queue.add(key)
+
+    def _slice_updated(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        if not _index_by_service(new):
+            self.tracker.forget(uid_of(new))  # no longer ours: nothing to wait for
+            self._slice_changed(old)
+        self._slice_changed(new)
+
+    def _slice_deleted(self, obj: Any) -> None:
+        s = obj_of(obj)
+        self.tracker.forget(uid_of(s))
+        self._slice_changed(s)
+
+    async def reconcile(self, key: Any) -> Result:
+        if self.tracker.stale(key, self.slices.indexer.by_index(SERVICE_INDEX, key)):
+            return Result(requeue=True)  # the stale-cache error: retried with back-off
+        return await super().reconcile(key)
+
+    async def _write(self, action: Action) -> dict[str, Any] | None:
+        result = await super()._write(action)
+        if isinstance(action, Delete):
+            cached = self.slices.indexer.get_by_key(action.ref.key())
+            key = _service_key(cached) if cached is not None else None
+            if key:
+                self.tracker.deleted(key, action.ref.uid)
+        elif result is not None and action.ref.kind == "EndpointSlice":
+            self.tracker.wrote(result)
+        return result
 
     def _node_updated(self, old: Mapping[str, Any], cur: Mapping[str, Any]) -> None:
         if labels_of(old).get(ZONE_LABEL) != labels_of(cur).get(ZONE_LABEL):

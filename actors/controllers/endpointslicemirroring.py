@@ -41,7 +41,8 @@ from ._logic_mirroring import (
     reconcile_mirrored_slices,
     should_mirror,
 )
-from ._plan import Action, Delete, Plan, labels_of, meta_of, namespace_of, uid_of
+from ._plan import Action, Delete, Plan, labels_of, namespace_of, uid_of
+from ._slicetracker import SliceTracker
 
 __all__ = ["EndpointSliceMirroringController"]
 
@@ -63,38 +64,6 @@ def _index_by_endpoints(obj: Mapping[str, Any]) -> list[str]:
     return [key] if key and _ours(obj) else []
 
 
-class SliceTracker:
-    """What this controller last wrote, by slice uid: ``(key, resourceVersion)``, or
-    ``(key, None)`` for a slice it deleted."""
-
-    def __init__(self) -> None:
-        self._written: dict[str, tuple[str, int | None]] = {}
-
-    def wrote(self, obj: Mapping[str, Any]) -> None:
-        key, rv = _endpoints_key(obj), meta_of(obj).get("resourceVersion")
-        if key and uid_of(obj) and rv:
-            self._written[uid_of(obj)] = (key, int(rv))
-
-    def deleted(self, key: str, uid: str) -> None:
-        if uid:
-            self._written[uid] = (key, None)
-
-    def forget(self, uid: str) -> None:
-        """A slice gone from the cache, or no longer mirrored for its key."""
-        self._written.pop(uid, None)
-
-    def stale(self, key: str, cached: list[Mapping[str, Any]]) -> bool:
-        """``StaleSlices``: the cache lacks a slice written, holds an older version of one,
-        or still holds one deleted."""
-        have = {uid_of(s): int(meta_of(s).get("resourceVersion") or 0) for s in cached}
-        for uid, (k, rv) in self._written.items():
-            if k != key:
-                continue
-            if rv is None and uid in have or rv is not None and have.get(uid, -1) < rv:
-                return True
-        return False
-
-
 def _selectorless(service: Mapping[str, Any]) -> bool:
     return not (service.get("spec") or {}).get("selector")
 
@@ -112,7 +81,7 @@ class EndpointSliceMirroringController(Controller):
         if not 1 <= self.max_per_subset <= 1000:
             raise ValueError("mirroring-max-endpoints-per-subset must be between 1 and 1000, "
                              f"but got {self.max_per_subset}")
-        self.tracker = SliceTracker()
+        self.tracker = SliceTracker(_endpoints_key)
         self.endpoints = self.informer("endpoints")
         self.services = self.informer("services")
         self.slices = self.informer(InformerSpec("endpointslices", indexers={MIRRORED_INDEX: _index_by_endpoints}))

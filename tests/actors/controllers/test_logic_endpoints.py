@@ -137,3 +137,25 @@ def test_endpoint_slices_update_in_place_and_placeholder():
     assert isinstance(plan.actions[0], Update) and plan.actions[0].body["endpoints"] == []
     plan = reconcile_endpoint_slices(service(), [], [], now=NOW)
     assert plan.of_type(Create)[0].body["endpoints"] == []
+
+
+def test_endpoint_slices_placeholder_becomes_the_first_slice_and_creates_come_first():
+    """The reconciler's finalize: a delete paired with a create is an update of the slice
+    that would have gone (the placeholder keeps its name and uid); writes go creates,
+    updates, deletes."""
+    body = reconcile_endpoint_slices(service(), [], [], now=NOW).of_type(Create)[0].body
+    placeholder = dict(body, metadata=dict(body["metadata"], name="web-abcde", uid="u1",
+                                           resourceVersion="7"))
+    plan = reconcile_endpoint_slices(service(), [pod("a", "10.244.0.5")], [placeholder], now=NOW)
+    assert [type(a) for a in plan.actions] == [Update]
+    up = plan.actions[0]
+    assert up.ref.name == "web-abcde" and up.body["metadata"]["uid"] == "u1"
+    assert up.body["metadata"]["resourceVersion"] == "7"
+    assert [e["addresses"] for e in up.body["endpoints"]] == [["10.244.0.5"]]
+    assert up.body["ports"] == [{"port": 8080, "protocol": "TCP", "name": "http"}]
+    # 150 endpoints where a placeholder and nothing else stood: one update, one create,
+    # the create first.
+    pods = [pod(f"p{i}", f"10.244.0.{i + 1}") for i in range(150)]
+    plan = reconcile_endpoint_slices(service(), pods, [placeholder], now=NOW)
+    assert [type(a) for a in plan.actions] == [Create, Update]
+    assert sorted([len(plan.actions[0].body["endpoints"]), len(plan.actions[1].body["endpoints"])]) == [50, 100]
