@@ -10,6 +10,10 @@ writes, which would create a second slice for the same endpoints. Kubernetes com
 ``metadata.generation``; our apiserver sets none on EndpointSlices, so resourceVersions are
 compared instead.
 
+``SliceWriter`` is the controller side, mixed in before ``Controller``: a sync whose cache is
+stale returns a requeue (the stale-cache error), and every slice write or delete the
+controller makes is recorded.
+
 Concurrency model: none; owned by one controller, touched from its handlers and workers.
 
 Invariants: an entry is dropped when its slice leaves the cache or stops being the
@@ -20,11 +24,16 @@ deletions not yet observed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._plan import meta_of, uid_of
+from actors.client import Result
 
-__all__ = ["SliceTracker"]
+from ._plan import Action, Delete, meta_of, uid_of
+
+if TYPE_CHECKING:
+    from actors.client import SharedInformer
+
+__all__ = ["SliceTracker", "SliceWriter"]
 
 
 class SliceTracker:
@@ -32,11 +41,11 @@ class SliceTracker:
     ``(key, None)`` for a slice it deleted."""
 
     def __init__(self, key_of: Callable[[Mapping[str, Any]], str | None]) -> None:
-        self._key_of = key_of
+        self.key_of = key_of
         self._written: dict[str, tuple[str, int | None]] = {}
 
     def wrote(self, obj: Mapping[str, Any]) -> None:
-        key, rv = self._key_of(obj), meta_of(obj).get("resourceVersion")
+        key, rv = self.key_of(obj), meta_of(obj).get("resourceVersion")
         if key and uid_of(obj) and rv:
             self._written[uid_of(obj)] = (key, int(rv))
 
@@ -58,3 +67,30 @@ class SliceTracker:
             if rv is None and uid in have or rv is not None and have.get(uid, -1) < rv:
                 return True
         return False
+
+
+class SliceWriter:
+    """Mixin for a controller that writes EndpointSlices: set ``tracker``, ``slices`` (the
+    slice informer) and ``slice_index`` (its index by controller key) in ``setup``."""
+
+    tracker: SliceTracker
+    slices: SharedInformer
+    slice_index: str
+
+    async def reconcile(self, key: Any) -> Result:
+        if self.tracker.stale(key, self.slices.indexer.by_index(self.slice_index, key)):
+            return Result(requeue=True)  # the stale-cache error: retried with back-off
+        return await super().reconcile(key)  # type: ignore[misc]
+
+    async def _write(self, action: Action) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await super()._write(action)  # type: ignore[misc]
+        if action.ref.kind != "EndpointSlice":
+            return result
+        if isinstance(action, Delete):
+            cached = self.slices.indexer.get_by_key(action.ref.key())
+            key = self.tracker.key_of(cached) if cached is not None else None
+            if key:
+                self.tracker.deleted(key, action.ref.uid)
+        elif result is not None:
+            self.tracker.wrote(result)
+        return result

@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.client import Result
-
 from ._base import InformerSpec, obj_of, register_controller
 from ._logic_endpoints import (
     MANAGED_BY,
@@ -32,8 +30,8 @@ from ._logic_endpoints import (
     ZONE_LABEL,
     reconcile_endpoint_slices,
 )
-from ._plan import Action, Delete, Plan, labels_of, meta_of, namespace_of, uid_of
-from ._slicetracker import SliceTracker
+from ._plan import Plan, labels_of, meta_of, namespace_of, uid_of
+from ._slicetracker import SliceTracker, SliceWriter
 from .endpoints import PodServiceHandlers
 
 __all__ = ["EndpointSliceController"]
@@ -55,7 +53,7 @@ def _service_key(obj: Mapping[str, Any]) -> str | None:
 
 
 @register_controller
-class EndpointSliceController(PodServiceHandlers):
+class EndpointSliceController(SliceWriter, PodServiceHandlers):
     name = "endpointslice"
     component = "endpoint-slice-controller"
     service_account = "endpointslice-controller"
@@ -68,7 +66,7 @@ class EndpointSliceController(PodServiceHandlers):
         self.nodes = self.informer("nodes")
         self.handle(self.services)
         self.watch_pods(self.pods)
-        self.tracker = SliceTracker(_service_key)
+        self.tracker, self.slice_index = SliceTracker(_service_key), SERVICE_INDEX
         self.slices.add_event_handler(on_add=self._slice_changed, on_update=self._slice_updated,
                                       on_delete=self._slice_deleted)
         self.nodes.add_event_handler(on_update=self._node_updated)
@@ -87,22 +85,6 @@ class EndpointSliceController(PodServiceHandlers):
         s = obj_of(obj)
         self.tracker.forget(uid_of(s))
         self._slice_changed(s)
-
-    async def reconcile(self, key: Any) -> Result:
-        if self.tracker.stale(key, self.slices.indexer.by_index(SERVICE_INDEX, key)):
-            return Result(requeue=True)  # the stale-cache error: retried with back-off
-        return await super().reconcile(key)
-
-    async def _write(self, action: Action) -> dict[str, Any] | None:
-        result = await super()._write(action)
-        if isinstance(action, Delete):
-            cached = self.slices.indexer.get_by_key(action.ref.key())
-            key = _service_key(cached) if cached is not None else None
-            if key:
-                self.tracker.deleted(key, action.ref.uid)
-        elif result is not None and action.ref.kind == "EndpointSlice":
-            self.tracker.wrote(result)
-        return result
 
     def _node_updated(self, old: Mapping[str, Any], cur: Mapping[str, Any]) -> None:
         if labels_of(old).get(ZONE_LABEL) != labels_of(cur).get(ZONE_LABEL):

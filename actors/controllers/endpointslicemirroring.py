@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.client import Result, meta_namespace_key
+from actors.client import meta_namespace_key
 
 from ._base import Controller, InformerSpec, obj_of, register_controller
 from ._logic_endpoints import SERVICE_NAME_LABEL
@@ -41,8 +41,8 @@ from ._logic_mirroring import (
     reconcile_mirrored_slices,
     should_mirror,
 )
-from ._plan import Action, Delete, Plan, labels_of, namespace_of, uid_of
-from ._slicetracker import SliceTracker
+from ._plan import Plan, labels_of, namespace_of, uid_of
+from ._slicetracker import SliceTracker, SliceWriter
 
 __all__ = ["EndpointSliceMirroringController"]
 
@@ -69,7 +69,7 @@ def _selectorless(service: Mapping[str, Any]) -> bool:
 
 
 @register_controller
-class EndpointSliceMirroringController(Controller):
+class EndpointSliceMirroringController(SliceWriter, Controller):
     name = "endpointslicemirroring"
     component = "endpoint-slice-mirroring-controller"
     service_account = "endpointslicemirroring-controller"
@@ -81,7 +81,7 @@ class EndpointSliceMirroringController(Controller):
         if not 1 <= self.max_per_subset <= 1000:
             raise ValueError("mirroring-max-endpoints-per-subset must be between 1 and 1000, "
                              f"but got {self.max_per_subset}")
-        self.tracker = SliceTracker(_endpoints_key)
+        self.tracker, self.slice_index = SliceTracker(_endpoints_key), MIRRORED_INDEX
         self.endpoints = self.informer("endpoints")
         self.services = self.informer("services")
         self.slices = self.informer(InformerSpec("endpointslices", indexers={MIRRORED_INDEX: _index_by_endpoints}))
@@ -123,22 +123,6 @@ class EndpointSliceMirroringController(Controller):
         for key in keys:
             if key:
                 self.queue.add(key)
-
-    async def reconcile(self, key: Any) -> Result:
-        if self.tracker.stale(key, self.slices.indexer.by_index(MIRRORED_INDEX, key)):
-            return Result(requeue=True)  # StaleInformerCache: retried with back-off
-        return await super().reconcile(key)
-
-    async def _write(self, action: Action) -> dict[str, Any] | None:
-        result = await super()._write(action)
-        if isinstance(action, Delete):
-            cached = self.slices.indexer.get_by_key(action.ref.key())
-            key = _endpoints_key(cached) if cached is not None else None
-            if key:
-                self.tracker.deleted(key, action.ref.uid)
-        elif result is not None:
-            self.tracker.wrote(result)
-        return result
 
     def plan(self, key: Any) -> Plan | None:
         endpoints = self.endpoints.indexer.get_by_key(key)
