@@ -37,36 +37,53 @@ __all__ = ["SliceTracker", "SliceWriter"]
 
 
 class SliceTracker:
-    """What this controller last wrote, by slice uid: ``(key, resourceVersion)``, or
-    ``(key, None)`` for a slice it deleted."""
+    """What this controller last wrote, per controller key and slice uid: the
+    resourceVersion written, or None for a slice it deleted. Keyed by controller key, as
+    Kubernetes' tracker is by Service, so a sync looks only at its own key's slices."""
 
     def __init__(self, key_of: Callable[[Mapping[str, Any]], str | None]) -> None:
         self.key_of = key_of
-        self._written: dict[str, tuple[str, int | None]] = {}
+        self._by_key: dict[str, dict[str, int | None]] = {}
+        self._key_by_uid: dict[str, str] = {}
 
     def wrote(self, obj: Mapping[str, Any]) -> None:
         key, rv = self.key_of(obj), meta_of(obj).get("resourceVersion")
         if key and uid_of(obj) and rv:
-            self._written[uid_of(obj)] = (key, int(rv))
+            self._put(key, uid_of(obj), int(rv))
 
     def deleted(self, key: str, uid: str) -> None:
         if uid:
-            self._written[uid] = (key, None)
+            self._put(key, uid, None)
 
     def forget(self, uid: str) -> None:
         """A slice gone from the cache, or no longer the controller's."""
-        self._written.pop(uid, None)
+        key = self._key_by_uid.pop(uid, None)
+        if key is not None:
+            self._drop(key, uid)
 
     def stale(self, key: str, cached: list[Mapping[str, Any]]) -> bool:
         """``StaleSlices``: the cache lacks a slice written, holds an older version of one,
         or still holds one deleted."""
+        written = self._by_key.get(key)
+        if not written:
+            return False
         have = {uid_of(s): int(meta_of(s).get("resourceVersion") or 0) for s in cached}
-        for uid, (k, rv) in self._written.items():
-            if k != key:
-                continue
-            if rv is None and uid in have or rv is not None and have.get(uid, -1) < rv:
-                return True
-        return False
+        return any(uid in have if rv is None else have.get(uid, -1) < rv
+                   for uid, rv in written.items())
+
+    def _put(self, key: str, uid: str, rv: int | None) -> None:
+        before = self._key_by_uid.get(uid)
+        if before is not None and before != key:
+            self._drop(before, uid)  # the slice moved to another key
+        self._by_key.setdefault(key, {})[uid] = rv
+        self._key_by_uid[uid] = key
+
+    def _drop(self, key: str, uid: str) -> None:
+        written = self._by_key.get(key)
+        if written is not None:
+            written.pop(uid, None)
+            if not written:
+                del self._by_key[key]
 
 
 class SliceWriter:
