@@ -143,7 +143,7 @@ def _port_key(port: Mapping[str, Any]) -> tuple[str, int, str]:
 # -- Endpoints ------------------------------------------------------------------------------
 
 
-def _repack(entries: Sequence[tuple[dict[str, Any], bool, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+def repack_subsets(entries: Sequence[tuple[dict[str, Any], bool, dict[str, Any] | None]]) -> list[dict[str, Any]]:
     """``RepackSubsets``: per port, the addresses offering it (ready wins), then one subset
     per distinct address set with all its ports."""
     by_port: dict[tuple[Any, ...], dict[tuple[str, str], tuple[dict[str, Any], bool]]] = {}
@@ -218,7 +218,7 @@ def _desired_subsets(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any
             number = find_port(pod, sp)
             if number is not None:
                 entries.append((addr, ready, _endpoint_port(sp, number)))
-    return _repack(entries)
+    return repack_subsets(entries)
 
 
 def reconcile_endpoints(service: Mapping[str, Any] | None, pods: Iterable[Mapping[str, Any]],

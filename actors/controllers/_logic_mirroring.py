@@ -48,7 +48,7 @@ from typing import Any
 
 from actors.client import LEADER_ANNOTATION
 
-from ._logic_endpoints import MANAGED_BY_LABEL, SERVICE_NAME_LABEL, _repack
+from ._logic_endpoints import MANAGED_BY_LABEL, SERVICE_NAME_LABEL, repack_subsets
 from ._plan import (
     WARNING,
     ObjectRef,
@@ -171,7 +171,7 @@ def _repacked(endpoints: Mapping[str, Any]) -> list[dict[str, Any]]:
         for field, ready in (("addresses", True), ("notReadyAddresses", False)):
             for address in subset.get(field) or ():
                 entries += [(dict(address), ready, dict(p) if p is not None else None) for p in ports]
-    return _repack(entries)
+    return repack_subsets(entries)
 
 
 def _record_skips(b: PlanBuilder, endpoints: Mapping[str, Any], desired: _Desired) -> None:

@@ -76,8 +76,10 @@ class EndpointSliceController(SliceWriter, PodServiceHandlers):
             self.queue.add(key)
 
     def _slice_updated(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """A slice whose Service (or manager) changed enqueues the old Service too."""
         if not _index_by_service(new):
             self.tracker.forget(uid_of(new))  # no longer ours: nothing to wait for
+        if _index_by_service(old) != _index_by_service(new):
             self._slice_changed(old)
         self._slice_changed(new)
 
